@@ -1,0 +1,45 @@
+# Spine monorepo tasks. Needs only python3 and make: `setup` installs uv when it is missing.
+SHELL := /bin/bash
+UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PY := .venv/bin/python
+DEMO_QUESTION ?= Give me an overview of this repository: its files, languages and tests.
+
+.PHONY: setup services test lint typecheck format docs bench demo clean
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet uv \
+		|| python3 -m pip install --quiet --user uv \
+		|| python3 -m pip install --quiet --break-system-packages uv
+	$(UV) sync --all-packages --frozen
+
+services:
+	@bash scripts/services.sh
+
+test: setup services
+	$(PY) -m pytest -q
+
+lint: setup typecheck
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: setup
+	$(PY) -m mypy
+
+format: setup
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+docs: setup
+	$(PY) -m mkdocs build --strict
+
+bench: setup services
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+demo: setup
+	.venv/bin/spine run examples/quickstart/agent.yaml "$(DEMO_QUESTION)"
+	.venv/bin/spine eval examples/quickstart/agent.yaml examples/quickstart/dataset.yaml \
+		--report .spine/eval.html --fail-under 1.0
+
+clean:
+	rm -rf .venv site .pytest_cache .mypy_cache .ruff_cache .spine
