@@ -1,0 +1,163 @@
+"""InMemoryCheckpointStore: compare-and-set revisions, append-only writes, listing."""
+
+from __future__ import annotations
+
+import pytest
+
+from spine_core import (
+    Agent,
+    CheckpointConflict,
+    InMemoryCheckpointStore,
+    Message,
+    ScriptedProvider,
+    SessionStatus,
+    State,
+)
+
+
+@pytest.mark.anyio
+async def test_put_increments_the_revision() -> None:
+    store = InMemoryCheckpointStore()
+    state = State(session_id="s")
+
+    await store.put(state)
+    await store.put(state)
+
+    assert state.revision == 2
+    stored = await store.get("s")
+    assert stored is not None and stored.revision == 2
+
+
+@pytest.mark.anyio
+async def test_stale_writer_gets_a_conflict_and_nothing_is_overwritten() -> None:
+    store = InMemoryCheckpointStore()
+    await store.put(State(session_id="s"))
+    one = await store.get("s")
+    two = await store.get("s")
+    assert one is not None and two is not None
+    one.messages.append(Message.user("from worker one"))
+    await store.put(one)
+
+    two.messages.append(Message.user("from worker two"))
+    with pytest.raises(CheckpointConflict) as info:
+        await store.put(two)
+
+    assert (info.value.expected, info.value.actual) == (1, 2)
+    stored = await store.get("s")
+    assert stored is not None and [m.text for m in stored.messages] == ["from worker one"]
+
+
+@pytest.mark.anyio
+async def test_new_session_with_a_nonzero_revision_conflicts() -> None:
+    with pytest.raises(CheckpointConflict):
+        await InMemoryCheckpointStore().put(State(session_id="s", revision=3))
+
+
+@pytest.mark.anyio
+async def test_put_appends_only_new_messages_and_keeps_old_objects() -> None:
+    store = InMemoryCheckpointStore()
+    state = State(session_id="s", messages=[Message.user("a"), Message.assistant("b")])
+    await store.put(state)
+    first = await store.get("s")
+    assert first is not None
+
+    state.messages.append(Message.user("c"))
+    await store.put(state)
+
+    second = await store.get("s")
+    assert second is not None
+    assert [m.text for m in second.messages] == ["a", "b", "c"]
+    assert all(x is y for x, y in zip(first.messages, second.messages, strict=False))
+    assert second.messages[2] is state.messages[2]
+
+
+@pytest.mark.anyio
+async def test_put_does_not_serialise_or_copy_existing_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = InMemoryCheckpointStore()
+    state = State(session_id="s", messages=[Message.user(str(i)) for i in range(50)])
+    await store.put(state)
+    touched: list[str] = []
+    for name in ("model_copy", "model_dump", "model_dump_json"):
+        original = getattr(Message, name)
+
+        def spy(
+            self: Message, *a: object, _n: str = name, _o: object = original, **k: object
+        ) -> object:
+            touched.append(_n)
+            return _o(self, *a, **k)  # type: ignore[operator]
+
+        monkeypatch.setattr(Message, name, spy)
+
+    state.messages.append(Message.user("new"))
+    await store.put(state)
+
+    assert touched == []
+
+
+@pytest.mark.anyio
+async def test_get_returns_an_independent_copy() -> None:
+    store = InMemoryCheckpointStore()
+    await store.put(State(session_id="s", metadata={"k": 1}))
+    copy = await store.get("s")
+    assert copy is not None
+
+    copy.messages.append(Message.user("local only"))
+    copy.metadata["k"] = 2
+    copy.usage.input_tokens = 99
+
+    again = await store.get("s")
+    assert again is not None
+    assert (again.messages, again.metadata, again.usage.input_tokens) == ([], {"k": 1}, 0)
+
+
+@pytest.mark.anyio
+async def test_unknown_session_is_none_and_delete_reports_existence() -> None:
+    store = InMemoryCheckpointStore()
+    await store.put(State(session_id="s"))
+
+    assert await store.get("nope") is None
+    assert await store.delete("s") is True
+    assert await store.delete("s") is False
+    assert await store.get("s") is None
+
+
+@pytest.mark.anyio
+async def test_list_filters_by_tenant_and_status() -> None:
+    store = InMemoryCheckpointStore()
+    await store.put(State(session_id="a", tenant_id="t1", status=SessionStatus.COMPLETED))
+    await store.put(State(session_id="b", tenant_id="t1", status=SessionStatus.INTERRUPTED))
+    await store.put(State(session_id="c", tenant_id="t2", status=SessionStatus.COMPLETED))
+
+    def ids(infos: list) -> list[str]:
+        return sorted(i.session_id for i in infos)
+
+    assert ids(await store.list()) == ["a", "b", "c"]
+    assert ids(await store.list(tenant_id="t1")) == ["a", "b"]
+    assert ids(await store.list(status="completed")) == ["a", "c"]
+    assert ids(await store.list(tenant_id="t1", status=SessionStatus.INTERRUPTED)) == ["b"]
+
+
+@pytest.mark.anyio
+async def test_list_reports_message_count_and_revision() -> None:
+    store = InMemoryCheckpointStore()
+    agent = Agent(ScriptedProvider(["hello"]), checkpoint=store, tenant_id="acme")
+    result = await agent.run("hi")
+
+    [info] = await store.list(tenant_id="acme")
+
+    assert info.session_id == result.session_id
+    assert info.message_count == 2
+    assert info.revision == result.state.revision
+    assert info.status is SessionStatus.COMPLETED
+
+
+@pytest.mark.anyio
+async def test_a_run_checkpoints_after_each_step() -> None:
+    store = InMemoryCheckpointStore()
+    agent = Agent(ScriptedProvider(["hello"]), checkpoint=store)
+
+    result = await agent.run("hi")
+
+    assert result.state.revision == 2  # after the model step and at the end of the run
