@@ -1,0 +1,264 @@
+"""OpenAI Responses API through the official `openai` SDK (`spine-providers[openai]`).
+
+Wire format: https://platform.openai.com/docs/api-reference/responses (openai 3.52). The
+system prompt goes in `instructions`; tool calls are `function_call` items and their results
+`function_call_output` items keyed by `call_id`; reasoning items are requested with
+`include=["reasoning.encrypted_content"]` and sent back (id, summary, encrypted content) on the
+next turn, so the conversation works statelessly (`store` is left to the caller).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from spine_core.errors import ProviderError
+from spine_core.messages import (
+    FinishReason,
+    Message,
+    ModelResponse,
+    Role,
+    TextPart,
+    Thinking,
+    ToolCall,
+    Usage,
+)
+from spine_core.providers import ChunkType, StreamChunk, ToolSpec
+
+from ._base import PendingToolCall, parse_arguments, system_text
+from .openai_chat import OpenAIProvider, effort_of, image_url
+
+__all__ = ["OpenAIResponsesProvider"]
+
+_INCOMPLETE = {
+    "max_output_tokens": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+}
+
+
+def _user_content(message: Message) -> str | list[dict[str, Any]]:
+    if not message.parts:
+        return message.content
+    return [
+        {"type": "input_text", "text": p.text}
+        if isinstance(p, TextPart)
+        else {"type": "input_image", "image_url": image_url(p)}
+        for p in message.parts
+    ]
+
+
+def _items(messages: Sequence[Message], provider: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role is Role.SYSTEM:
+            continue
+        if message.role is Role.TOOL:
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": message.tool_call_id,
+                    "output": message.text,
+                }
+            )
+        elif message.role is Role.ASSISTANT:
+            for thought in message.thinking:
+                if thought.provider == provider and thought.id:
+                    item: dict[str, Any] = {
+                        "type": "reasoning",
+                        "id": thought.id,
+                        "summary": [{"type": "summary_text", "text": thought.text}]
+                        if thought.text
+                        else [],
+                    }
+                    if thought.signature:
+                        item["encrypted_content"] = thought.signature
+                    items.append(item)
+            if message.text:
+                items.append({"role": "assistant", "content": message.text})
+            for call in message.tool_calls:
+                items.append(
+                    {
+                        "type": "function_call",
+                        "call_id": call.id,
+                        "name": call.name,
+                        "arguments": json.dumps(call.arguments, separators=(",", ":")),
+                    }
+                )
+        else:
+            items.append({"role": "user", "content": _user_content(message)})
+    return items
+
+
+class OpenAIResponsesProvider(OpenAIProvider):
+    """OpenAI models through the Responses API (scheme `openai-responses`).
+
+    Settings: `temperature`, `top_p`, `max_tokens` (`max_output_tokens`), `tool_choice`,
+    `output_schema` (`text.format` json_schema), `thinking` (`reasoning.effort` with
+    `summary: "auto"`; reasoning summaries land on `Message.thinking` with the encrypted
+    content as the signature). `stop` and `seed` are not supported by the API and are ignored.
+    Finish reasons: `incomplete_details.reason` max_output_tokens → length, content_filter →
+    content_filter; otherwise tool_calls when the output has function calls, else stop.
+    """
+
+    name = "openai-responses"
+
+    def build_request(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], settings: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {"model": self.model, "input": _items(messages, self.name)}
+        system = system_text(messages)
+        if system:
+            request["instructions"] = system
+        if tools:
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                    "strict": False,
+                }
+                for t in tools
+            ]
+        choice = settings.get("tool_choice")
+        if choice is not None and (tools or choice == "none"):
+            request["tool_choice"] = (
+                {"type": "function", "name": choice["name"]}
+                if isinstance(choice, Mapping)
+                else str(choice)
+            )
+        max_tokens = self._max_tokens(settings, None)
+        if max_tokens is not None:
+            request["max_output_tokens"] = max_tokens
+        for key in ("temperature", "top_p"):
+            if settings.get(key) is not None:
+                request[key] = settings[key]
+        schema = settings.get("output_schema")
+        if schema:
+            request["text"] = {
+                "format": {
+                    "type": "json_schema",
+                    "name": schema.get("name") or "result",
+                    "schema": schema["schema"],
+                    "strict": bool(schema.get("strict", False)),
+                }
+            }
+        if settings.get("thinking"):
+            request["reasoning"] = {"effort": effort_of(settings["thinking"]), "summary": "auto"}
+            request["include"] = ["reasoning.encrypted_content"]
+        return request
+
+    async def _send(self, request: dict[str, Any]) -> Any:
+        return await self.client.responses.create(**request)
+
+    def _usage(self, usage: Any, model: str | None) -> Usage:
+        if usage is None:
+            return self._priced(Usage(), model)
+        inputs = getattr(usage, "input_tokens_details", None)
+        outputs = getattr(usage, "output_tokens_details", None)
+        return self._priced(
+            Usage(
+                input_tokens=usage.input_tokens or 0,
+                output_tokens=usage.output_tokens or 0,
+                cache_read_tokens=getattr(inputs, "cached_tokens", None) or 0,
+                cache_write_tokens=getattr(inputs, "cache_write_tokens", None) or 0,
+                reasoning_tokens=getattr(outputs, "reasoning_tokens", None) or 0,
+            ),
+            model,
+        )
+
+    def parse_response(self, raw: Any, settings: Mapping[str, Any]) -> ModelResponse:
+        texts: list[str] = []
+        thinking: list[Thinking] = []
+        calls: list[ToolCall] = []
+        for item in raw.output or []:
+            if item.type == "message":
+                texts.extend(c.text for c in item.content if c.type == "output_text")
+                refusals = [c.refusal for c in item.content if c.type == "refusal"]
+                texts.extend(refusals)
+            elif item.type == "function_call":
+                arguments, error = parse_arguments(item.arguments or "")
+                calls.append(
+                    ToolCall(
+                        id=item.call_id, name=item.name, arguments=arguments, arguments_error=error
+                    )
+                )
+            elif item.type == "reasoning":
+                summary = "\n\n".join(s.text for s in item.summary or [])
+                thinking.append(
+                    Thinking(
+                        text=summary,
+                        signature=item.encrypted_content,
+                        id=item.id,
+                        provider=self.name,
+                        redacted=not summary and bool(item.encrypted_content),
+                    )
+                )
+        details = raw.incomplete_details
+        reason = str(getattr(details, "reason", "")) if raw.status == "incomplete" else ""
+        finish = _INCOMPLETE.get(reason, FinishReason.TOOL_CALLS if calls else FinishReason.STOP)
+        return ModelResponse(
+            message=Message(
+                role=Role.ASSISTANT, content="".join(texts), tool_calls=calls, thinking=thinking
+            ),
+            usage=self._usage(raw.usage, raw.model),
+            finish_reason=finish,
+            model=raw.model,
+            raw=raw,
+        )
+
+    async def _stream(
+        self, request: dict[str, Any], settings: Mapping[str, Any]
+    ) -> AsyncIterator[StreamChunk]:
+        stream = await self.client.responses.create(**request, stream=True)
+        pending: dict[str, PendingToolCall] = {}
+        final: Any = None
+        async with stream:
+            async for event in stream:
+                kind = event.type
+                if kind == "response.output_text.delta":
+                    yield StreamChunk(ChunkType.TEXT, text=event.delta)
+                elif kind in (
+                    "response.reasoning_summary_text.delta",
+                    "response.reasoning_text.delta",
+                ):
+                    yield StreamChunk(ChunkType.THINKING, text=event.delta)
+                elif kind == "response.output_item.added" and event.item.type == "function_call":
+                    item = event.item
+                    pending[item.id or item.call_id] = PendingToolCall(item.call_id, item.name)
+                    yield StreamChunk(
+                        ChunkType.TOOL_CALL,
+                        index=len(pending) - 1,
+                        tool_call_id=item.call_id,
+                        tool_name=item.name,
+                    )
+                elif kind == "response.function_call_arguments.delta":
+                    call = pending.get(event.item_id)
+                    if call is not None:
+                        call.arguments += event.delta
+                        yield StreamChunk(
+                            ChunkType.TOOL_CALL,
+                            index=list(pending).index(event.item_id),
+                            tool_call_id=call.id,
+                            arguments_delta=event.delta,
+                        )
+                elif kind in ("response.completed", "response.incomplete"):
+                    final = event.response
+                elif kind == "response.failed":
+                    raise self._failed(getattr(event.response, "error", None))
+                elif kind == "error":
+                    raise self._failed(event)
+        if final is None:
+            raise self._truncated("response.completed")
+        yield StreamChunk(ChunkType.RESPONSE, response=self.parse_response(final, settings))
+
+    def _failed(self, error: Any) -> Exception:
+        code = str(getattr(error, "code", "") or "")
+        message = str(getattr(error, "message", "") or "the response failed")
+        kind = {
+            "rate_limit_exceeded": "rate_limit",
+            "server_error": "server",
+            "context_length_exceeded": "context_length",
+        }.get(code, "unknown")
+        return ProviderError(message, kind=kind, provider=self.name, model=self.model)
