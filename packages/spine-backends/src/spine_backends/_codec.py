@@ -1,0 +1,86 @@
+"""What every checkpoint store shares: identifier validation and the (header, message rows)
+layout of a persisted `State`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from spine_core import State
+
+__all__ = [
+    "assemble",
+    "decode_header",
+    "encode_header",
+    "encode_messages",
+    "validate_identifier",
+    "validate_key_prefix",
+]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_KEY_PREFIX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_:.\-]{0,127}")
+
+
+def validate_identifier(name: str, *, what: str = "table name") -> str:
+    """Return `name` when it is a plain SQL identifier (letters, digits, underscore; at most 63
+    characters, the PostgreSQL limit; not starting with a digit).
+
+    Raises:
+        ValueError: anything else, so a name can never smuggle SQL into a statement.
+    """
+    if not isinstance(name, str) or _IDENTIFIER.fullmatch(name) is None:
+        raise ValueError(f"invalid {what} {name!r}: use letters, digits and '_' (max 63)")
+    return name
+
+
+def validate_key_prefix(prefix: str) -> str:
+    """Return `prefix` when it is a safe Redis key prefix (letters, digits, `_ : . -`).
+
+    Raises:
+        ValueError: empty, too long (over 128 characters) or other characters.
+    """
+    if not isinstance(prefix, str) or _KEY_PREFIX.fullmatch(prefix) is None:
+        raise ValueError(f"invalid key prefix {prefix!r}: use letters, digits and '_:.-'")
+    return prefix
+
+
+def encode_header(state: State, *, updated_at: float) -> str:
+    """The state without messages, as compact JSON, stamped `updated_at` (Unix seconds).
+    The revision is not part of it: stores keep it beside the header, where the
+    compare-and-set reads it."""
+    header = state.header()
+    header.pop("revision", None)
+    header["updated_at"] = updated_at
+    return json.dumps(header, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_messages(state: State, start: int) -> list[str]:
+    """`state.messages[start:]` as compact JSON strings, one per stored row."""
+    return [m.model_dump_json() for m in state.messages[start:]]
+
+
+def decode_header(raw: str | bytes) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(raw)
+    return data
+
+
+def assemble(header: dict[str, Any], rows: Sequence[str | bytes], revision: int) -> State:
+    """Rebuild a `State` from its stored header, message rows (oldest first) and revision.
+
+    Version 1 states kept messages under `history` and the revision under `rev`; the data is
+    shaped the way that version wrote it and `State.load` migrates it.
+
+    Raises:
+        ValueError: the stored version is newer than this Spine or has no migration.
+    """
+    data = dict(header)
+    messages = [json.loads(row) for row in rows]
+    if int(data.get("version", 1)) < 2:
+        data["history"] = messages
+        data["rev"] = revision
+    else:
+        data["messages"] = messages
+        data["revision"] = revision
+    return State.load(data)

@@ -1,0 +1,69 @@
+"""What the PostgreSQL stores share: the lazily imported asyncpg pool and one-time DDL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+__all__ = ["PoolOwner", "qualified"]
+
+
+class PoolOwner:
+    """Holds an asyncpg pool (given, or created from a DSN on first use) and runs the
+    store's DDL once, under a transaction-scoped advisory lock so processes starting
+    together do not race on `CREATE TABLE IF NOT EXISTS`.
+
+    asyncpg runs on asyncio only, so these stores do too.
+    """
+
+    def __init__(self, dsn: str | None, pool: Any, *, min_size: int, max_size: int) -> None:
+        if dsn is None and pool is None:
+            raise ValueError("give a PostgreSQL dsn or an asyncpg pool")
+        self._dsn = dsn
+        self._pool = pool
+        self._owns_pool = pool is None
+        self._sizes = (min_size, max_size)
+        self._ready = False
+        self._lock: anyio.Lock | None = None
+
+    async def pool(self, ddl: str, lock_name: str) -> Any:
+        """The ready pool; the first call creates it (if needed) and runs `ddl`.
+
+        Raises:
+            ImportError: asyncpg is missing (`pip install "spine-backends[postgres]"`).
+        """
+        if self._ready:
+            return self._pool
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if self._ready:
+                return self._pool
+            if self._pool is None:
+                try:
+                    import asyncpg
+                except ImportError as exc:  # pragma: no cover - depends on the environment
+                    raise ImportError(
+                        'the PostgreSQL stores need asyncpg: pip install "spine-backends[postgres]"'
+                    ) from exc
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=self._sizes[0], max_size=self._sizes[1]
+                )
+            async with self._pool.acquire() as con, con.transaction():
+                await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock_name)
+                await con.execute(ddl)
+            self._ready = True
+        return self._pool
+
+    async def aclose(self) -> None:
+        """Close the pool if this object created it."""
+        if self._owns_pool and self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+            self._ready = False
+
+
+def qualified(schema: str | None, name: str) -> str:
+    """`schema.name`, or `name` (both already validated identifiers)."""
+    return f"{schema}.{name}" if schema else name

@@ -1,0 +1,281 @@
+"""`PostgresCheckpoint`: sessions in PostgreSQL through an asyncpg pool."""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import json
+import time
+from collections import OrderedDict
+from typing import Any
+
+from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, SessionStatus, State
+
+from ._codec import assemble, encode_header, encode_messages, validate_identifier
+from ._postgres import PoolOwner, qualified
+
+__all__ = ["PostgresCheckpoint"]
+
+_DDL = """
+{schema_ddl}
+CREATE TABLE IF NOT EXISTS {h} (
+    session_id text PRIMARY KEY,
+    agent text NOT NULL,
+    tenant_id text,
+    status text NOT NULL,
+    revision bigint NOT NULL,
+    version integer NOT NULL,
+    step integer NOT NULL,
+    message_count integer NOT NULL,
+    updated_at double precision NOT NULL,
+    header jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {t}_tenant_status ON {h} (tenant_id, status);
+CREATE TABLE IF NOT EXISTS {m} (
+    session_id text NOT NULL,
+    seq integer NOT NULL,
+    body text NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+"""
+
+_B64 = "$spine_b64"
+_KNOWN_MAX = 10_000
+
+
+class PostgresCheckpoint:
+    """A `CheckpointStore` in PostgreSQL, shared by every worker on the same database.
+
+    Layout: a header table (`{table}`: revision, status, tenant, message count, format
+    version and the header as JSONB) and a child table of messages (`{table}_messages`,
+    keyed by session and position; bodies are JSON text, because jsonb cannot hold the
+    U+0000 character that tool output can contain). A `put` is a single statement in the
+    common case: an `UPDATE ... WHERE revision = $expected` (row-locked, so concurrent
+    writers serialise and exactly one matches) joined with the insert of the new messages
+    only, so a write costs O(new messages). The store remembers the message count it last
+    saw per session; when it does not know it, or the history was shortened, the write
+    runs in a transaction that locks the header row first.
+
+    Args:
+        dsn: PostgreSQL URL for the pool this store creates on first use.
+        pool: An existing `asyncpg.Pool` instead (not closed by `aclose`).
+        table: Header table name (messages go to `{table}_messages`); an SQL identifier.
+        schema: Optional schema (created when missing); an SQL identifier.
+        min_size: Connections the created pool keeps open.
+        max_size: Most connections the created pool opens.
+
+    Raises:
+        ValueError: invalid `table` or `schema`, or neither `dsn` nor `pool`.
+        ImportError: asyncpg is missing (`pip install "spine-backends[postgres]"`).
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        pool: Any = None,
+        table: str = "spine_checkpoints",
+        schema: str | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+    ) -> None:
+        name = validate_identifier(table)
+        validate_identifier(f"{table}_messages")
+        if schema is not None:
+            validate_identifier(schema, what="schema name")
+        self._h = qualified(schema, name)
+        self._m = qualified(schema, f"{name}_messages")
+        self._ddl = _DDL.format(
+            schema_ddl=f"CREATE SCHEMA IF NOT EXISTS {schema};" if schema else "",
+            h=self._h,
+            m=self._m,
+            t=name,
+        )
+        self._owner = PoolOwner(dsn, pool, min_size=min_size, max_size=max_size)
+        self._known: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        h, m = self._h, self._m
+        self._sql_get = (
+            f"SELECT h.revision, h.header::text, h.message_count, ARRAY(SELECT body FROM {m}"
+            " WHERE session_id = $1 AND seq < h.message_count ORDER BY seq)"
+            f" FROM {h} h WHERE h.session_id = $1"
+        )
+        new_rows = (
+            f"INSERT INTO {m} (session_id, seq, body) SELECT $1, $3 + o::integer - 1, b"
+            " FROM unnest($4::text[]) WITH ORDINALITY AS u(b, o)"
+        )
+        self._sql_append = (
+            f"WITH upd AS (UPDATE {h} SET agent = $5, tenant_id = $6, status = $7,"
+            " revision = revision + 1, step = $9, message_count = $10, updated_at = $11,"
+            " header = $12::text::jsonb"
+            " WHERE session_id = $1 AND revision = $2 AND message_count = $3 AND version = $8"
+            " RETURNING revision),"
+            f" ins AS ({new_rows} WHERE EXISTS (SELECT 1 FROM upd))"
+            " SELECT revision FROM upd"
+        )
+        self._sql_create = (
+            f"WITH upd AS (INSERT INTO {h} (session_id, agent, tenant_id, status, revision,"
+            " version, step, message_count, updated_at, header)"
+            " SELECT $1, $5, $6, $7, $2 + 1, $8, $9, $10, $11, $12::text::jsonb"
+            " ON CONFLICT (session_id) DO NOTHING RETURNING revision),"
+            f" ins AS ({new_rows} WHERE EXISTS (SELECT 1 FROM upd))"
+            " SELECT revision FROM upd"
+        )
+        self._sql_lock = (
+            f"SELECT revision, message_count, version FROM {h} WHERE session_id = $1 FOR UPDATE"
+        )
+        self._sql_update = (
+            f"UPDATE {h} SET agent = $2, tenant_id = $3, status = $4, revision = $5,"
+            " version = $6, step = $7, message_count = $8, updated_at = $9,"
+            " header = $10::text::jsonb WHERE session_id = $1"
+        )
+        self._sql_rows = (
+            f"INSERT INTO {m} (session_id, seq, body) SELECT $1, $2 + o::integer - 1, b"
+            " FROM unnest($3::text[]) WITH ORDINALITY AS u(b, o)"
+        )
+        self._sql_delete = (
+            f"WITH d AS (DELETE FROM {h} WHERE session_id = $1 RETURNING 1),"
+            f" m AS (DELETE FROM {m} WHERE session_id = $1) SELECT count(*) FROM d"
+        )
+
+    async def _pool(self) -> Any:
+        return await self._owner.pool(self._ddl, f"spine:{self._h}")
+
+    async def __aenter__(self) -> PostgresCheckpoint:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pool this store created."""
+        await self._owner.aclose()
+
+    def _remember(self, session_id: str, revision: int, count: int) -> None:
+        self._known[session_id] = (revision, count)
+        self._known.move_to_end(session_id)
+        if len(self._known) > _KNOWN_MAX:
+            self._known.popitem(last=False)
+
+    async def get(self, session_id: str) -> State | None:
+        """The session's state, or None; old versions are migrated on read (one statement,
+        so header and messages come from the same snapshot).
+
+        Raises:
+            ValueError: the stored state is from a newer Spine.
+        """
+        pool = await self._pool()
+        row = await pool.fetchrow(self._sql_get, session_id)
+        if row is None:
+            return None
+        revision, header, count, bodies = row
+        self._remember(session_id, revision, count)
+        return assemble(_decode_header(header), bodies, revision)
+
+    async def put(self, state: State) -> None:
+        """Commit `state` if the stored revision equals `state.revision` (0 for a new
+        session), inserting only the new messages; then `state.revision` is the new revision
+        and `state.updated_at` the commit time.
+
+        Raises:
+            CheckpointConflict: another writer committed first; nothing was changed.
+        """
+        pool = await self._pool()
+        sid, now, total = state.session_id, time.time(), len(state.messages)
+        header = _encode_header(encode_header(state, updated_at=now))
+        fields = [state.agent, state.tenant_id, state.status.value, STATE_VERSION, state.step]
+        known = self._known.get(sid)
+        revision: int | None = None
+        if state.revision == 0:
+            bodies = encode_messages(state, 0)
+            revision = await pool.fetchval(
+                self._sql_create, sid, 0, 0, bodies, *fields, total, now, header
+            )
+            if revision is None:
+                stored = await pool.fetchval(
+                    f"SELECT revision FROM {self._h} WHERE session_id = $1", sid
+                )
+                raise CheckpointConflict(sid, 0, int(stored or 0))
+        elif known is not None and known[0] == state.revision and total >= known[1]:
+            bodies = encode_messages(state, known[1])
+            revision = await pool.fetchval(
+                self._sql_append, sid, state.revision, known[1], bodies, *fields, total, now, header
+            )
+        if revision is None:
+            revision = await self._put_locked(pool, state, fields, now, header)
+        state.revision = int(revision)
+        state.updated_at = now
+        self._remember(sid, state.revision, total)
+
+    async def _put_locked(
+        self, pool: Any, state: State, fields: builtins.list[Any], now: float, header: str
+    ) -> int:
+        sid, total = state.session_id, len(state.messages)
+        async with pool.acquire() as con, con.transaction():
+            row = await con.fetchrow(self._sql_lock, sid)
+            stored = row["revision"] if row is not None else 0
+            if row is None or stored != state.revision:
+                self._known.pop(sid, None)
+                raise CheckpointConflict(sid, state.revision, stored)
+            start = row["message_count"]
+            if row["version"] < STATE_VERSION or total < start:
+                await con.execute(f"DELETE FROM {self._m} WHERE session_id = $1", sid)
+                start = 0
+            await con.execute(self._sql_rows, sid, start, encode_messages(state, start))
+            await con.execute(
+                self._sql_update, sid, *fields[:3], stored + 1, *fields[3:], total, now, header
+            )
+        return int(stored) + 1
+
+    async def delete(self, session_id: str) -> bool:
+        """Remove the session and its messages (one statement); True when it existed."""
+        pool = await self._pool()
+        self._known.pop(session_id, None)
+        return int(await pool.fetchval(self._sql_delete, session_id)) > 0
+
+    async def list(
+        self, *, tenant_id: str | None = None, status: SessionStatus | str | None = None
+    ) -> builtins.list[CheckpointInfo]:
+        """Session headers (no messages), oldest update first, optionally filtered by tenant
+        and status.
+
+        Raises:
+            ValueError: `status` is not a `SessionStatus` value.
+        """
+        wanted = SessionStatus(status).value if status is not None else None
+        pool = await self._pool()
+        rows = await pool.fetch(
+            "SELECT session_id, agent, tenant_id, status, revision, step, message_count,"
+            f" updated_at FROM {self._h}"
+            " WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR status = $2)"
+            " ORDER BY updated_at",
+            tenant_id,
+            wanted,
+        )
+        return [
+            CheckpointInfo(
+                session_id=r["session_id"],
+                agent=r["agent"],
+                tenant_id=r["tenant_id"],
+                status=SessionStatus(r["status"]),
+                revision=r["revision"],
+                step=r["step"],
+                message_count=r["message_count"],
+                updated_at=r["updated_at"],
+            )
+            for r in rows
+        ]
+
+
+def _encode_header(header: str) -> str:
+    """jsonb rejects U+0000; such a (rare) header is stored base64-wrapped, losslessly."""
+    if "\\u0000" not in header:
+        return header
+    return json.dumps({_B64: base64.b64encode(header.encode()).decode()})
+
+
+def _decode_header(raw: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(raw)
+    if len(data) == 1 and _B64 in data:
+        decoded: dict[str, Any] = json.loads(base64.b64decode(data[_B64]))
+        return decoded
+    return data

@@ -1,0 +1,200 @@
+"""`RedisCheckpoint`: sessions in Redis, one Lua script per compare-and-set write."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, SessionStatus, State
+
+from ._codec import assemble, decode_header, encode_header, encode_messages
+from ._redis import RedisStoreBase, text
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisCheckpoint"]
+
+# KEYS: header hash, message list, session index set.
+# ARGV: expected revision, first index sent, total messages, STATE_VERSION, header JSON,
+#       session id, then the messages from the first index sent.
+# Returns {1, new revision} | {0, stored revision} (conflict) | {-1, index to send from}.
+_PUT = """
+local rev = tonumber(redis.call('HGET', KEYS[1], 'revision') or '0')
+if rev ~= tonumber(ARGV[1]) then return {0, rev} end
+local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+local version = tonumber(redis.call('HGET', KEYS[1], 'version') or ARGV[4])
+local start, total = tonumber(ARGV[2]), tonumber(ARGV[3])
+local skip = 0
+if version < tonumber(ARGV[4]) or total < count then
+  if start ~= 0 then return {-1, 0} end
+  redis.call('DEL', KEYS[2])
+else
+  if start > count then return {-1, count} end
+  skip = count - start
+  if redis.call('LLEN', KEYS[2]) ~= count then redis.call('LTRIM', KEYS[2], 0, count - 1) end
+end
+for i = 7 + skip, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('HSET', KEYS[1], 'revision', rev + 1, 'count', total, 'version', ARGV[4],
+           'header', ARGV[5])
+redis.call('SADD', KEYS[3], ARGV[6])
+return {1, rev + 1}
+"""
+
+_DELETE = """
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[2])
+return redis.call('DEL', KEYS[1])
+"""
+
+_KNOWN_MAX = 10_000
+
+
+class RedisCheckpoint(RedisStoreBase):
+    """A `CheckpointStore` in Redis, shared by every worker that points at the same server.
+
+    Layout under `prefix`: a hash per session (`{prefix}:s:{session_id}`: revision, message
+    count, format version, JSON header), a list of JSON messages (`{prefix}:m:{session_id}`)
+    and a set of session ids (`{prefix}:sessions`). `put` is one Lua script (atomic on the
+    server): it checks the revision, appends the messages added since the stored count and
+    replaces the header, so a write costs O(new messages). The store remembers the message
+    count it last saw per session to send only the new messages in one round trip; when that
+    guess is stale the script answers with the right index and the write is retried once.
+
+    Redis keeps this data only as durably as the server is configured to (AOF / RDB); a
+    single-node layout (the index set spans sessions, so Redis Cluster is not supported).
+
+    Args:
+        url: Redis URL (`redis://host:port/db`, `rediss://`, `unix://`); ignored with `client`.
+        client: An existing `redis.asyncio.Redis` (not closed by `aclose`).
+        prefix: Key prefix; letters, digits and `_:.-`.
+
+    Raises:
+        ValueError: invalid `prefix`.
+        ImportError: `redis` is not installed (`pip install "spine-backends[redis]"`).
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        client: Redis | None = None,
+        prefix: str = "spine",
+    ) -> None:
+        super().__init__(url, client=client, prefix=prefix)
+        self._script: Any = None
+        self._delete_script: Any = None
+        self._known: OrderedDict[str, tuple[int, int]] = OrderedDict()
+
+    def _keys(self, session_id: str) -> list[str]:
+        p = self._prefix
+        return [f"{p}:s:{session_id}", f"{p}:m:{session_id}", f"{p}:sessions"]
+
+    def _remember(self, session_id: str, revision: int, count: int) -> None:
+        self._known[session_id] = (revision, count)
+        self._known.move_to_end(session_id)
+        if len(self._known) > _KNOWN_MAX:
+            self._known.popitem(last=False)
+
+    async def get(self, session_id: str) -> State | None:
+        """The session's state, or None; old versions are migrated on read.
+
+        Raises:
+            ValueError: the stored state is from a newer Spine.
+        """
+        header_key, list_key, _ = self._keys(session_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hmget(header_key, ["revision", "count", "header"])
+            pipe.lrange(list_key, 0, -1)
+            (revision, count, header), rows = await pipe.execute()
+        if revision is None:
+            return None
+        revision, count = int(revision), int(count)
+        self._remember(session_id, revision, count)
+        return assemble(decode_header(header), rows[:count], revision)
+
+    async def put(self, state: State) -> None:
+        """Commit `state` if the stored revision equals `state.revision` (0 for a new
+        session), appending only the new messages; then `state.revision` is the new revision
+        and `state.updated_at` the commit time.
+
+        Raises:
+            CheckpointConflict: another writer committed first; nothing was changed.
+        """
+        sid = state.session_id
+        if self._script is None:
+            self._script = self.client.register_script(_PUT)
+        known = self._known.get(sid)
+        if state.revision == 0:
+            count = 0
+        elif known is not None and known[0] == state.revision:
+            count = known[1]
+        else:
+            count = int(await self.client.hget(self._keys(sid)[0], "count") or 0)
+        start = count if len(state.messages) >= count else 0
+        now = time.time()
+        header = encode_header(state, updated_at=now)
+        for _ in range(3):
+            args = [state.revision, start, len(state.messages), STATE_VERSION, header, sid]
+            args.extend(encode_messages(state, start))
+            code, value = await self._script(keys=self._keys(sid), args=args)
+            if code == 1:
+                state.revision = int(value)
+                state.updated_at = now
+                self._remember(sid, state.revision, len(state.messages))
+                return
+            if code == 0:
+                self._known.pop(sid, None)
+                raise CheckpointConflict(sid, state.revision, int(value))
+            start = int(value)
+        raise CheckpointConflict(sid, state.revision, state.revision)
+
+    async def delete(self, session_id: str) -> bool:
+        """Remove the session and its messages; True when it existed."""
+        if self._delete_script is None:
+            self._delete_script = self.client.register_script(_DELETE)
+        self._known.pop(session_id, None)
+        gone = await self._delete_script(keys=self._keys(session_id), args=[session_id])
+        return int(gone) > 0
+
+    async def list(
+        self, *, tenant_id: str | None = None, status: SessionStatus | str | None = None
+    ) -> builtins.list[CheckpointInfo]:
+        """Session headers (no messages), oldest update first, optionally filtered by tenant
+        and status. Reads every header under the prefix (one pipelined round trip).
+
+        Raises:
+            ValueError: `status` is not a `SessionStatus` value.
+        """
+        wanted = SessionStatus(status) if status is not None else None
+        ids = sorted(text(i) for i in await self.client.smembers(f"{self._prefix}:sessions"))
+        if not ids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for sid in ids:
+                pipe.hmget(self._keys(sid)[0], ["revision", "count", "header"])
+            replies = await pipe.execute()
+        found = []
+        for sid, (revision, count, raw) in zip(ids, replies, strict=True):
+            if revision is None:
+                continue
+            header = decode_header(raw)
+            info = CheckpointInfo(
+                session_id=sid,
+                agent=header.get("agent", "agent"),
+                tenant_id=header.get("tenant_id"),
+                status=SessionStatus(header.get("status", "running")),
+                revision=int(revision),
+                step=int(header.get("step", 0)),
+                message_count=int(count),
+                updated_at=float(header.get("updated_at", 0.0)),
+            )
+            if (tenant_id is None or info.tenant_id == tenant_id) and (
+                wanted is None or info.status == wanted
+            ):
+                found.append(info)
+        return sorted(found, key=lambda i: i.updated_at)

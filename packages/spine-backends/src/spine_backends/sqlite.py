@@ -1,0 +1,272 @@
+"""`SQLiteCheckpoint`: the embedded default checkpoint store (stdlib `sqlite3`, WAL mode)."""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import anyio
+
+from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, SessionStatus, State
+
+from ._codec import assemble, decode_header, encode_header, encode_messages, validate_identifier
+
+__all__ = ["SQLiteCheckpoint"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS {h} (
+    session_id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    tenant_id TEXT,
+    status TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    message_count INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    header TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {h}_tenant ON {h} (tenant_id, status);
+CREATE TABLE IF NOT EXISTS {m} (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+"""
+
+
+class SQLiteCheckpoint:
+    """A `CheckpointStore` in one SQLite file: the embedded default (`spine run` keeps its
+    sessions in `.spine/state.db`).
+
+    Layout: a header row per session (`{table}`: revision, status, tenant, message count and
+    the JSON header) and one row per message (`{table}_messages`, keyed by session and
+    position), so a `put` inserts only the messages added since the stored revision plus the
+    header: O(new messages), whatever the history length.
+
+    One long-lived connection in WAL mode is driven from worker threads, one call at a time,
+    so the event loop never blocks on disk. `put` runs in a `BEGIN IMMEDIATE` transaction, so
+    the compare-and-set holds across threads and processes sharing the file.
+
+    Args:
+        path: Database file (parent folders are created), or ":memory:".
+        table: Header table name; messages go to `{table}_messages`. Validated as an SQL
+            identifier.
+        synchronous: SQLite `synchronous` pragma. "NORMAL" (default) survives a killed process
+            (a commit is in the WAL before `put` returns); "FULL" also survives power loss, at
+            an fsync per commit.
+        busy_timeout_s: How long a writer waits for another process's lock, in seconds.
+
+    Raises:
+        ValueError: invalid `table` or `synchronous`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ".spine/state.db",
+        *,
+        table: str = "spine_checkpoints",
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
+        self.path = str(path)
+        self._h = validate_identifier(table)
+        self._m = validate_identifier(f"{table}_messages")
+        self._synchronous = synchronous
+        self._busy_ms = int(busy_timeout_s * 1000)
+        self._con: sqlite3.Connection | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def __aenter__(self) -> SQLiteCheckpoint:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection (the next call reopens it)."""
+        if self._con is not None:
+            await self._call(self._close)
+
+    def _close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._con is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute(f"PRAGMA synchronous = {self._synchronous}")
+            con.executescript(_SCHEMA.format(h=self._h, m=self._m))
+            self._con = con
+        return self._con
+
+    async def _call(self, func: Callable[..., T], *args: Any) -> T:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(1)
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+
+    async def get(self, session_id: str) -> State | None:
+        """The session's state, or None; old versions are migrated on read.
+
+        Raises:
+            ValueError: the stored state is from a newer Spine.
+        """
+        found = await self._call(self._read, session_id)
+        if found is None:
+            return None
+        revision, header, rows = found
+        return assemble(decode_header(header), rows, revision)
+
+    def _read(self, session_id: str) -> tuple[int, str, list[str]] | None:
+        con = self._connect()
+        con.execute("BEGIN")
+        try:
+            row = con.execute(
+                f"SELECT revision, header, message_count FROM {self._h} WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            bodies = con.execute(
+                f"SELECT body FROM {self._m} WHERE session_id = ? AND seq < ? ORDER BY seq",
+                (session_id, row[2]),
+            ).fetchall()
+        finally:
+            con.execute("COMMIT")
+        return row[0], row[1], [body for (body,) in bodies]
+
+    async def put(self, state: State) -> None:
+        """Commit `state` if the stored revision equals `state.revision` (0 for a new
+        session), writing only the messages added since; then `state.revision` is the new
+        revision and `state.updated_at` the commit time.
+
+        Raises:
+            CheckpointConflict: another writer committed first; nothing was changed.
+        """
+        revision, now = await self._call(self._write, state)
+        state.revision = revision
+        state.updated_at = now
+
+    def _write(self, state: State) -> tuple[int, float]:
+        con = self._connect()
+        sid = state.session_id
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            row = con.execute(
+                f"SELECT revision, message_count, version FROM {self._h} WHERE session_id = ?",
+                (sid,),
+            ).fetchone()
+            stored, count, version = row if row is not None else (0, 0, STATE_VERSION)
+            if stored != state.revision:
+                raise CheckpointConflict(sid, state.revision, stored)
+            start = count
+            # rows of an older version or a shortened history are rewritten in full
+            if version < STATE_VERSION or len(state.messages) < count:
+                con.execute(f"DELETE FROM {self._m} WHERE session_id = ?", (sid,))
+                start = 0
+            con.executemany(
+                f"INSERT INTO {self._m} (session_id, seq, body) VALUES (?, ?, ?)",
+                [(sid, start + i, body) for i, body in enumerate(encode_messages(state, start))],
+            )
+            now = time.time()
+            con.execute(
+                f"INSERT INTO {self._h} (session_id, agent, tenant_id, status, revision, version,"
+                " step, message_count, updated_at, header)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (session_id) DO UPDATE SET agent = excluded.agent,"
+                " tenant_id = excluded.tenant_id, status = excluded.status,"
+                " revision = excluded.revision, version = excluded.version, step = excluded.step,"
+                " message_count = excluded.message_count, updated_at = excluded.updated_at,"
+                " header = excluded.header",
+                (
+                    sid,
+                    state.agent,
+                    state.tenant_id,
+                    state.status.value,
+                    stored + 1,
+                    STATE_VERSION,
+                    state.step,
+                    len(state.messages),
+                    now,
+                    encode_header(state, updated_at=now),
+                ),
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return stored + 1, now
+
+    async def delete(self, session_id: str) -> bool:
+        """Remove the session and its messages; True when it existed."""
+        return await self._call(self._delete, session_id)
+
+    def _delete(self, session_id: str) -> bool:
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            gone = con.execute(f"DELETE FROM {self._h} WHERE session_id = ?", (session_id,))
+            con.execute(f"DELETE FROM {self._m} WHERE session_id = ?", (session_id,))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return gone.rowcount > 0
+
+    async def list(
+        self, *, tenant_id: str | None = None, status: SessionStatus | str | None = None
+    ) -> builtins.list[CheckpointInfo]:
+        """Session headers (no messages), oldest update first, optionally filtered by tenant
+        and status.
+
+        Raises:
+            ValueError: `status` is not a `SessionStatus` value.
+        """
+        wanted = SessionStatus(status).value if status is not None else None
+        rows = await self._call(self._list, tenant_id, wanted)
+        return [
+            CheckpointInfo(
+                session_id=r[0],
+                agent=r[1],
+                tenant_id=r[2],
+                status=SessionStatus(r[3]),
+                revision=r[4],
+                step=r[5],
+                message_count=r[6],
+                updated_at=r[7],
+            )
+            for r in rows
+        ]
+
+    def _list(self, tenant_id: str | None, status: str | None) -> builtins.list[Any]:
+        where, params = [], []
+        if tenant_id is not None:
+            where.append("tenant_id = ?")
+            params.append(tenant_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return (
+            self._connect()
+            .execute(
+                f"SELECT session_id, agent, tenant_id, status, revision, step, message_count,"
+                f" updated_at FROM {self._h}{clause} ORDER BY updated_at",
+                params,
+            )
+            .fetchall()
+        )

@@ -1,0 +1,84 @@
+"""SQLiteCheckpoint: the conformance kit on a real database file, plus SQLite specifics."""
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spine_backends import SQLiteCheckpoint
+from spine_core import Message, State
+from spine_core.testing import CheckpointStoreContract
+
+
+class TestSQLiteCheckpoint(CheckpointStoreContract):
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteCheckpoint]:
+        async with SQLiteCheckpoint(tmp_path / "state.db") as store:
+            yield store
+
+    async def write_raw_state(self, store: SQLiteCheckpoint, data: dict[str, Any]) -> None:
+        header = {k: v for k, v in data.items() if k not in ("history", "rev")}
+        await store.list()  # creates the tables
+        with sqlite3.connect(store.path) as con:
+            con.execute(
+                "INSERT INTO spine_checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    data["session_id"],
+                    data["agent"],
+                    data["tenant_id"],
+                    data["status"],
+                    data["rev"],
+                    data["version"],
+                    data["step"],
+                    len(data["history"]),
+                    data["updated_at"],
+                    json.dumps(header),
+                ),
+            )
+            con.executemany(
+                "INSERT INTO spine_checkpoints_messages VALUES (?, ?, ?)",
+                [(data["session_id"], i, json.dumps(m)) for i, m in enumerate(data["history"])],
+            )
+
+
+@pytest.mark.parametrize("table", ["x; DROP TABLE y", "1abc", "", "a-b", "a" * 64, "tab le"])
+def test_invalid_table_name_is_rejected(table: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="invalid table name"):
+        SQLiteCheckpoint(tmp_path / "s.db", table=table)
+
+
+@pytest.mark.anyio
+async def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "state.db"
+    async with SQLiteCheckpoint(path) as store:
+        await store.put(State(session_id="s", messages=[Message.user("hello")]))
+    async with SQLiteCheckpoint(path) as reopened:
+        loaded = await reopened.get("s")
+    assert loaded is not None and loaded.messages[0].content == "hello"
+
+
+@pytest.mark.anyio
+async def test_database_runs_in_wal_mode(tmp_path: Path) -> None:
+    async with SQLiteCheckpoint(tmp_path / "state.db") as store:
+        await store.put(State(session_id="s"))
+        with sqlite3.connect(store.path) as con:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.anyio
+async def test_put_writes_only_new_message_rows(tmp_path: Path) -> None:
+    async with SQLiteCheckpoint(tmp_path / "state.db") as store:
+        state = State(session_id="s", messages=[Message.user(str(i)) for i in range(50)])
+        await store.put(state)
+        with sqlite3.connect(store.path) as con:
+            con.execute('UPDATE spine_checkpoints_messages SET body = \'{"role":"user"}\'')
+        state.messages.append(Message.user("new"))
+        await store.put(state)
+        loaded = await store.get("s")
+    assert loaded is not None
+    # rows written by the first put were left alone (not rewritten), the new one appended
+    assert [m.content for m in loaded.messages[:2]] == ["", ""]
+    assert loaded.messages[-1].content == "new"
