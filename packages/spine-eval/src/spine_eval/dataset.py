@@ -1,0 +1,181 @@
+"""Datasets of evaluation cases: `Case`, `Dataset` and `load_dataset` for YAML / JSON files.
+
+File format (YAML or JSON) — a mapping with `cases:` or a bare list of cases::
+
+    name: quickstart            # optional; default: the file name without extension
+    scorers:                    # optional; applied to every case
+      - cost_budget: {max_usd: 0.01}
+    cases:
+      - id: lists-files         # optional; default "case-<n>" (1-based)
+        input: "What files are in this repository?"
+        expected: "list_files"  # optional reference value read by scorers without a value
+        tags: [tools]
+        metadata: {owner: docs}
+        scorers:                # optional; scorers for this case only
+          - contains: {values: [list_files, count_lines], mode: all}
+          - tool_called: {name: list_files}
+          - "regex:pattern=Tool results"
+
+A scorer entry is a name (`exact_match`), `"name:params"` (see `parse_scorer_spec`) or a
+one-key mapping `{name: {param: value}}`; names resolve through the `spine.scorers` registry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from spine_core import Message, SpineError
+
+from .scoring import ScorerRef, ScorerSpec, build_scorer, parse_scorer_spec
+
+__all__ = ["Case", "Dataset", "DatasetError", "load_dataset"]
+
+
+class DatasetError(SpineError):
+    """A dataset file could not be read; the message names the file, the case index (0-based)
+    and the field."""
+
+
+class Case(BaseModel):
+    """One evaluation case.
+
+    Attributes:
+        id: Unique id within the dataset (reports and baselines match cases by it).
+        input: The user's message, or a list of messages.
+        expected: The reference value (answer text, structured output, ...) scorers read when
+            they are not given their own value.
+        metadata: Free-form data carried into the report.
+        tags: Labels for `Dataset.filter`.
+        scorers: Scorers for this case only, on top of the ones given to `evaluate`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    input: str | list[Message]
+    expected: Any = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    scorers: list[ScorerRef] = Field(default_factory=list)
+
+    @property
+    def input_text(self) -> str:
+        """The input as text (messages joined by newlines)."""
+        if isinstance(self.input, str):
+            return self.input
+        return "\n".join(m.text for m in self.input)
+
+
+class Dataset(BaseModel):
+    """An ordered collection of `Case`s with unique ids.
+
+    Attributes:
+        name: Shown in reports.
+        cases: The cases, in order.
+        scorers: Scorers applied to every case of this dataset.
+
+    Raises:
+        ValueError: two cases share an id.
+    """
+
+    name: str = "dataset"
+    cases: list[Case] = Field(default_factory=list)
+    scorers: list[ScorerRef] = Field(default_factory=list)
+
+    def model_post_init(self, context: Any, /) -> None:
+        seen: set[str] = set()
+        for case in self.cases:
+            if case.id in seen:
+                raise ValueError(f"duplicate case id '{case.id}'")
+            seen.add(case.id)
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def __iter__(self) -> Iterator[Case]:  # type: ignore[override]
+        return iter(self.cases)
+
+    def filter(self, tags: Iterable[str], *, match: Literal["any", "all"] = "any") -> Dataset:
+        """The cases tagged with any (default) or all of `tags`, as a new dataset."""
+        wanted = set(tags)
+        test = wanted.issubset if match == "all" else (lambda have: bool(wanted & have))
+        kept = [case for case in self.cases if test(set(case.tags))]
+        return Dataset(name=self.name, cases=kept, scorers=list(self.scorers))
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Read a dataset from a `.yaml` / `.yml` or `.json` file (format in the module docstring).
+
+    Scorer entries are resolved while loading, so an unknown scorer name or a bad parameter is
+    reported here rather than mid-run.
+
+    Raises:
+        DatasetError: the file is missing or malformed, or a case is invalid; the message names
+            the file, the case index and the field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read dataset: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise DatasetError(f"{path}: not valid {_format(path)}: {exc}") from None
+    name = path.stem
+    shared: list[ScorerSpec] = []
+    if isinstance(data, dict):
+        unknown = set(data) - {"name", "description", "scorers", "cases"}
+        if unknown:
+            raise DatasetError(f"{path}: unknown top-level field(s): {', '.join(sorted(unknown))}")
+        name = str(data.get("name") or name)
+        shared = _scorers(path, data.get("scorers") or [], "scorers")
+        data = data.get("cases")
+    if not isinstance(data, list):
+        raise DatasetError(f"{path}: expected a list of cases (or a mapping with 'cases:')")
+    cases = [_case(path, index, raw) for index, raw in enumerate(data)]
+    try:
+        return Dataset(name=name, cases=cases, scorers=shared)
+    except ValidationError as exc:
+        raise DatasetError(f"{path}: {exc.errors(include_url=False)[0]['msg']}") from None
+
+
+def _format(path: Path) -> str:
+    return "JSON" if path.suffix.lower() == ".json" else "YAML"
+
+
+def _case(path: Path, index: int, raw: Any) -> Case:
+    where = f"{path}: case {index}"
+    if not isinstance(raw, dict):
+        raise DatasetError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    if "input" not in raw:
+        raise DatasetError(f"{where}: field 'input' is required")
+    fields = dict(raw)
+    fields.setdefault("id", f"case-{index + 1}")
+    fields["id"] = str(fields["id"])
+    fields["scorers"] = _scorers(path, fields.get("scorers") or [], f"case {index}: scorers")
+    try:
+        return Case.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(case)"
+        raise DatasetError(f"{where} ('{fields['id']}'): field '{field}': {err['msg']}") from None
+
+
+def _scorers(path: Path, raw: Any, where: str) -> list[ScorerSpec]:
+    if not isinstance(raw, list):
+        raise DatasetError(f"{path}: {where}: expected a list of scorers")
+    specs = []
+    for i, item in enumerate(raw):
+        try:
+            spec = parse_scorer_spec(item)
+            build_scorer(spec)
+        except (SpineError, ValueError, TypeError) as exc:
+            raise DatasetError(f"{path}: {where}[{i}]: {exc}") from None
+        specs.append(spec)
+    return specs

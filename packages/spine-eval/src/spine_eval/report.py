@@ -1,0 +1,315 @@
+"""`EvalReport`: per-case results of an evaluation and the aggregate numbers people read.
+
+Pass rates: a run ("trial") passes when it raised no error and every scorer passed (with no
+scorers, when it ended with a final answer). A case passes when all of its trials pass. The
+report's `pass_rate` is the fraction of trials that passed (the mean pass@1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from spine_core import Usage
+
+from .metrics import pass_at_k, pass_hat_k, percentile
+from .scoring import Score
+from .trajectory import ToolCallRecord
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .comparison import Comparison
+
+__all__ = ["CaseResult", "EvalReport", "ScorerSummary", "Summary", "Trial"]
+
+
+class Trial(BaseModel):
+    """One run of one case.
+
+    Attributes:
+        repeat: 0-based repeat index.
+        answer: The agent's final answer ("" when it did not finish).
+        output: The typed output, JSON-ready (None without an `output_type`).
+        stopped_reason: The run's `StopReason` value, or "error" when it raised.
+        error: The run's error (`Result.error`), or `{"type", "message"}` of an exception
+            raised while running or scoring the case.
+        latency_s: Wall-clock seconds of the run (scoring excluded).
+        usage: The agent's tokens and cost (USD).
+        tool_calls: The tool trajectory, in call order.
+        scores: One `Score` per scorer.
+        passed: No error and every scorer passed.
+    """
+
+    repeat: int = 0
+    answer: str = ""
+    output: Any = None
+    stopped_reason: str
+    error: dict[str, Any] | None = None
+    latency_s: float = 0.0
+    usage: Usage = Field(default_factory=Usage)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    scores: list[Score] = Field(default_factory=list)
+    passed: bool = False
+
+
+class CaseResult(BaseModel):
+    """All trials of one case, with pass@k / pass^k for k = 1..repeats.
+
+    Attributes:
+        id, input, expected, tags, metadata: From the `Case` (input as text).
+        trials: One per repeat.
+        pass_at_k: k -> unbiased pass@k (Chen et al. 2021).
+        pass_hat_k: k -> pass^k (tau-bench, Yao et al. 2024).
+    """
+
+    id: str
+    input: str
+    expected: Any = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    trials: list[Trial] = Field(default_factory=list)
+    pass_at_k: dict[int, float] = Field(default_factory=dict)
+    pass_hat_k: dict[int, float] = Field(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        n, c = len(self.trials), self.passes
+        if n and not self.pass_at_k:
+            self.pass_at_k = {k: pass_at_k(n, c, k) for k in range(1, n + 1)}
+            self.pass_hat_k = {k: pass_hat_k(n, c, k) for k in range(1, n + 1)}
+
+    @property
+    def passes(self) -> int:
+        """Trials that passed."""
+        return sum(t.passed for t in self.trials)
+
+    @property
+    def pass_rate(self) -> float:
+        """Fraction of trials that passed (0.0 with no trials)."""
+        return self.passes / len(self.trials) if self.trials else 0.0
+
+    @property
+    def passed(self) -> bool:
+        """Every trial passed."""
+        return bool(self.trials) and self.passes == len(self.trials)
+
+    @property
+    def errored(self) -> bool:
+        """Some trial ended with an error."""
+        return any(t.error is not None for t in self.trials)
+
+
+class ScorerSummary(BaseModel):
+    """Aggregate of one scorer over every trial it scored: mean value and pass rate."""
+
+    mean: float
+    pass_rate: float
+    count: int
+
+
+class Summary(BaseModel):
+    """Aggregate numbers of an evaluation.
+
+    Attributes:
+        cases, trials, repeats: Counts.
+        pass_rate: Fraction of trials that passed.
+        case_pass_rate: Fraction of cases whose every trial passed.
+        pass_at_k, pass_hat_k: k -> mean over cases.
+        scorers: Scorer name -> mean value and pass rate.
+        cost_usd_total, cost_usd_avg: The agent's spend in USD, total and per trial.
+        input_tokens, output_tokens, total_tokens: The agent's tokens, summed.
+        tokens_avg: Total tokens per trial.
+        latency_avg_s, latency_p50_s, latency_p95_s: Seconds per trial (percentiles with
+            linear interpolation).
+        error_rate: Fraction of trials that ended with an error.
+        stop_reasons: Stop reason -> trials.
+        judge_usage: Tokens and cost (USD) spent by scorers (LLM judges), not in the above.
+    """
+
+    cases: int = 0
+    trials: int = 0
+    repeats: int = 1
+    pass_rate: float = 0.0
+    case_pass_rate: float = 0.0
+    pass_at_k: dict[int, float] = Field(default_factory=dict)
+    pass_hat_k: dict[int, float] = Field(default_factory=dict)
+    scorers: dict[str, ScorerSummary] = Field(default_factory=dict)
+    cost_usd_total: float = 0.0
+    cost_usd_avg: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    tokens_avg: float = 0.0
+    latency_avg_s: float = 0.0
+    latency_p50_s: float = 0.0
+    latency_p95_s: float = 0.0
+    error_rate: float = 0.0
+    stop_reasons: dict[str, int] = Field(default_factory=dict)
+    judge_usage: Usage = Field(default_factory=Usage)
+
+    @classmethod
+    def of(cls, cases: list[CaseResult], repeats: int) -> Summary:
+        """Aggregate `cases` (every trial weighs the same)."""
+        trials = [t for case in cases for t in case.trials]
+        count = len(trials) or 1
+        usage = Usage()
+        judge = Usage()
+        by_scorer: dict[str, list[Score]] = {}
+        for trial in trials:
+            usage.add(trial.usage)
+            for score in trial.scores:
+                by_scorer.setdefault(score.scorer, []).append(score)
+                if score.usage is not None:
+                    judge.add(score.usage)
+        latencies = [t.latency_s for t in trials]
+        ks = sorted({k for case in cases for k in case.pass_at_k})
+        return cls(
+            cases=len(cases),
+            trials=len(trials),
+            repeats=repeats,
+            pass_rate=sum(t.passed for t in trials) / count,
+            case_pass_rate=sum(c.passed for c in cases) / (len(cases) or 1),
+            pass_at_k={k: _mean([c.pass_at_k[k] for c in cases if k in c.pass_at_k]) for k in ks},
+            pass_hat_k={
+                k: _mean([c.pass_hat_k[k] for c in cases if k in c.pass_hat_k]) for k in ks
+            },
+            scorers={
+                name: ScorerSummary(
+                    mean=_mean([s.value for s in scores]),
+                    pass_rate=_mean([float(s.passed) for s in scores]),
+                    count=len(scores),
+                )
+                for name, scores in by_scorer.items()
+            },
+            cost_usd_total=usage.cost_usd,
+            cost_usd_avg=usage.cost_usd / count,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            total_tokens=usage.total_tokens,
+            tokens_avg=usage.total_tokens / count,
+            latency_avg_s=_mean(latencies),
+            latency_p50_s=percentile(latencies, 50),
+            latency_p95_s=percentile(latencies, 95),
+            error_rate=sum(t.error is not None for t in trials) / count,
+            stop_reasons=dict(Counter(t.stopped_reason for t in trials).most_common()),
+            judge_usage=judge,
+        )
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+class EvalReport(BaseModel):
+    """The result of `evaluate`: per-case results and their `Summary`.
+
+    Save it with `save(path)` (`.json`, `.md` or `.html` by suffix), print it with
+    `print_table()`, read a saved JSON report back with `EvalReport.load` and diff two runs
+    with `compare(baseline)`.
+
+    Attributes:
+        dataset: The dataset's name.
+        agent: A label for the agent (its name).
+        scorers: Names of the scorers applied to every case.
+        created_at: Seconds since the epoch when the run finished.
+        duration_s: Wall-clock seconds of the whole evaluation.
+        concurrency, repeats: The run's settings.
+        cases: One `CaseResult` per case, in dataset order.
+        summary: The aggregate numbers (computed from `cases` when not given).
+    """
+
+    dataset: str = "dataset"
+    agent: str = "agent"
+    scorers: list[str] = Field(default_factory=list)
+    created_at: float = Field(default_factory=time.time)
+    duration_s: float = 0.0
+    concurrency: int = 1
+    repeats: int = 1
+    cases: list[CaseResult] = Field(default_factory=list)
+    summary: Summary | None = None
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.summary is None:
+            self.summary = Summary.of(self.cases, self.repeats)
+
+    @property
+    def stats(self) -> Summary:
+        """The summary (always set after construction)."""
+        assert self.summary is not None
+        return self.summary
+
+    @property
+    def pass_rate(self) -> float:
+        """Fraction of trials that passed."""
+        return self.stats.pass_rate
+
+    def case(self, case_id: str) -> CaseResult:
+        """The result of the case with this id.
+
+        Raises:
+            KeyError: no such case.
+        """
+        for case in self.cases:
+            if case.id == case_id:
+                return case
+        raise KeyError(case_id)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The report as JSON (read back with `EvalReport.load` / `model_validate_json`)."""
+        return self.model_dump_json(indent=indent)
+
+    def to_markdown(self) -> str:
+        """The report as GitHub-flavoured Markdown (summary, scorers, per-case table)."""
+        from .render_markdown import render_markdown
+
+        return render_markdown(self)
+
+    def to_html(self) -> str:
+        """The report as one self-contained HTML page (no external assets; charts as SVG)."""
+        from .render_html import render_html
+
+        return render_html(self)
+
+    def print_table(self, console: Console | None = None) -> None:
+        """Print the per-case table and summary to the terminal with rich."""
+        from .render_terminal import print_report
+
+        print_report(self, console)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the report; the format follows the suffix: `.json`, `.md` or `.html`.
+
+        Raises:
+            ValueError: another suffix.
+        """
+        path = Path(path)
+        renderers = {".json": self.to_json, ".md": self.to_markdown, ".html": self.to_html}
+        render = renderers.get(path.suffix.lower())
+        if render is None:
+            raise ValueError(f"unknown report format '{path.suffix}': use .json, .md or .html")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> EvalReport:
+        """Read a report saved as JSON.
+
+        Raises:
+            OSError: the file cannot be read.
+            pydantic.ValidationError: it is not a JSON report.
+        """
+        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+    def compare(self, baseline: EvalReport, *, tolerance: float = 0.0) -> Comparison:
+        """Compare this report with an earlier one, case by case and in aggregate.
+
+        See `spine_eval.comparison.compare` for the rules.
+        """
+        from .comparison import compare
+
+        return compare(self, baseline, tolerance=tolerance)

@@ -1,0 +1,230 @@
+"""`evaluate`: run an agent over a dataset, score every run and build the `EvalReport`."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from pydantic_core import to_jsonable_python
+
+from spine_core import Agent, Result, Usage
+
+from .dataset import Case, Dataset
+from .report import CaseResult, EvalReport, Trial
+from .scoring import Score, Scorer, ScorerSpec, build_scorer
+from .trajectory import tool_calls
+
+__all__ = ["AgentFactory", "EvalProgress", "evaluate"]
+
+AgentFactory = Callable[[], Agent | Awaitable[Agent]]
+"""Builds a fresh agent for each run (sync or async)."""
+
+ScorerLike = Scorer | ScorerSpec | str | dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalProgress:
+    """Progress after each finished run, passed to `evaluate(progress=...)`.
+
+    Attributes:
+        done: Runs finished so far.
+        total: Runs in the evaluation (cases x repeats).
+        passed: Runs that passed so far.
+        errors: Runs that ended with an error so far.
+        cost_usd: The agent's spend so far, USD.
+        case_id: The case whose run just finished.
+    """
+
+    done: int
+    total: int
+    passed: int
+    errors: int
+    cost_usd: float
+    case_id: str
+
+    @property
+    def pass_rate(self) -> float:
+        """Fraction of finished runs that passed."""
+        return self.passed / self.done if self.done else 0.0
+
+
+async def evaluate(
+    agent: Agent | AgentFactory,
+    dataset: Dataset | Iterable[Case],
+    scorers: Sequence[ScorerLike] = (),
+    *,
+    concurrency: int = 1,
+    repeats: int = 1,
+    timeout_s: float | None = None,
+    progress: Callable[[EvalProgress], None] | None = None,
+    agent_name: str | None = None,
+) -> EvalReport:
+    """Run every case `repeats` times, score each run and aggregate the results.
+
+    Each run starts a fresh session (a new session id; with a factory, also a fresh agent).
+    Runs are independent: an exception while building the agent, running it or scoring it is
+    recorded on that run (`Trial.error`) and the evaluation goes on.
+
+    Args:
+        agent: An `Agent`, or a factory returning one (sync or async) called for every run.
+        dataset: A `Dataset` or any iterable of `Case`s.
+        scorers: Applied to every case, in addition to the dataset's and each case's own
+            scorers: `Scorer` instances or references such as `"contains:values=[a]"`.
+        concurrency: Runs in flight at once (>= 1).
+        repeats: Runs per case (>= 1); with k > 1 the report has pass@k and pass^k.
+        timeout_s: Wall-clock seconds allowed per run; a run over it is cancelled and
+            recorded with a TimeoutError and stop reason "timeout".
+        progress: Called after every finished run with an `EvalProgress`.
+        agent_name: The agent's label in the report (default: the agent's or factory's name).
+
+    Returns:
+        The `EvalReport`, cases in dataset order.
+
+    Raises:
+        ValueError: `concurrency` or `repeats` is below 1, or a scorer reference is invalid.
+        PluginNotFoundError: a scorer name is not installed.
+    """
+    if concurrency < 1 or repeats < 1:
+        raise ValueError(f"concurrency and repeats must be >= 1, got {concurrency}, {repeats}")
+    data = dataset if isinstance(dataset, Dataset) else Dataset(cases=list(dataset))
+    shared = [build_scorer(s) for s in scorers] + [build_scorer(s) for s in data.scorers]
+    per_case = {case.id: shared + [build_scorer(s) for s in case.scorers] for case in data.cases}
+    jobs = deque((case, repeat) for case in data.cases for repeat in range(repeats))
+    trials: dict[tuple[str, int], Trial] = {}
+    tally = _Tally(total=len(jobs), progress=progress)
+    started = time.perf_counter()
+
+    async def worker() -> None:
+        while jobs:
+            case, repeat = jobs.popleft()
+            trial = await _run_trial(agent, case, repeat, per_case[case.id], timeout_s)
+            trials[(case.id, repeat)] = trial
+            tally.add(case.id, trial)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(min(concurrency, len(jobs)) or 1):
+            tg.start_soon(worker)
+
+    results = [
+        CaseResult(
+            id=case.id,
+            input=case.input_text,
+            expected=to_jsonable_python(case.expected, fallback=repr),
+            tags=list(case.tags),
+            metadata=dict(case.metadata),
+            trials=[trials[(case.id, r)] for r in range(repeats)],
+        )
+        for case in data.cases
+    ]
+    return EvalReport(
+        dataset=data.name,
+        agent=agent_name or _label(agent),
+        scorers=[s.name for s in shared],
+        duration_s=time.perf_counter() - started,
+        concurrency=concurrency,
+        repeats=repeats,
+        cases=results,
+    )
+
+
+def _label(agent: Agent | AgentFactory) -> str:
+    if isinstance(agent, Agent):
+        return agent.name
+    return str(getattr(agent, "__name__", "agent"))
+
+
+@dataclass(slots=True)
+class _Tally:
+    total: int
+    progress: Callable[[EvalProgress], None] | None
+    done: int = 0
+    passed: int = 0
+    errors: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, case_id: str, trial: Trial) -> None:
+        self.done += 1
+        self.passed += trial.passed
+        self.errors += trial.error is not None
+        self.cost_usd += trial.usage.cost_usd
+        if self.progress is not None:
+            self.progress(
+                EvalProgress(
+                    self.done, self.total, self.passed, self.errors, self.cost_usd, case_id
+                )
+            )
+
+
+async def _make_agent(agent: Agent | AgentFactory) -> Agent:
+    if isinstance(agent, Agent):
+        return agent
+    made = agent()
+    if inspect.isawaitable(made):
+        made = await made
+    if not isinstance(made, Agent):
+        raise TypeError(f"the agent factory returned {type(made).__name__}, not an Agent")
+    return made
+
+
+def _describe(exc: BaseException) -> dict[str, Any]:
+    return {"type": type(exc).__name__, "message": str(exc)}
+
+
+async def _run_trial(
+    agent: Agent | AgentFactory,
+    case: Case,
+    repeat: int,
+    scorers: list[Scorer],
+    timeout_s: float | None,
+) -> Trial:
+    start = time.perf_counter()
+    limit = anyio.fail_after(timeout_s) if timeout_s is not None else contextlib.nullcontext()
+    try:
+        with limit:
+            built = await _make_agent(agent)
+            result = await built.run(case.input)
+    except TimeoutError:
+        message = f"the run took longer than timeout_s={timeout_s}"
+        return Trial(
+            repeat=repeat,
+            stopped_reason="timeout",
+            error={"type": "TimeoutError", "message": message},
+            latency_s=time.perf_counter() - start,
+        )
+    except Exception as exc:
+        return Trial(
+            repeat=repeat,
+            stopped_reason="error",
+            error=_describe(exc),
+            latency_s=time.perf_counter() - start,
+        )
+    latency = time.perf_counter() - start
+    scores = [await _score(scorer, case, result, latency) for scorer in scorers]
+    error = result.error
+    passed = error is None and (all(s.passed for s in scores) if scores else result.ok)
+    return Trial(
+        repeat=repeat,
+        answer=result.answer,
+        output=to_jsonable_python(result.output, fallback=repr),
+        stopped_reason=result.stopped_reason.value,
+        error=error,
+        latency_s=latency,
+        usage=result.usage.model_copy() if result.usage else Usage(),
+        tool_calls=tool_calls(result),
+        scores=scores,
+        passed=passed,
+    )
+
+
+async def _score(scorer: Scorer, case: Case, result: Result, latency_s: float) -> Score:
+    try:
+        return await scorer.score(case, result, latency_s=latency_s)
+    except Exception as exc:
+        reason = f"scorer raised {type(exc).__name__}: {exc}"
+        return Score(scorer=scorer.name, value=0.0, passed=False, reason=reason)

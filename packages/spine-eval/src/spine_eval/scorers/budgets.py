@@ -1,0 +1,83 @@
+"""Budget scorers: `CostBudget` (USD and tokens) and `LatencyBudget` (seconds)."""
+
+from __future__ import annotations
+
+from spine_core import Result
+
+from ..dataset import Case
+from ..scoring import Score
+
+__all__ = ["CostBudget", "LatencyBudget"]
+
+
+def _graded(limit: float, actual: float) -> float:
+    """1 within the budget, else budget / actual (how far over, as a fraction)."""
+    if actual <= limit:
+        return 1.0
+    return limit / actual if actual > 0 else 0.0
+
+
+class CostBudget:
+    """The run's own spend stays within a budget (scorers' spend, e.g. a judge's, not counted).
+
+    Args:
+        max_usd: Most US dollars the run may cost (`Result.usage.cost_usd`).
+        max_tokens: Most input + output tokens the run may use.
+
+    The value is 1 within budget, else budget / actual (the smaller one when both are set).
+
+    Raises:
+        ValueError: neither limit is given, or a limit is negative.
+    """
+
+    name = "cost_budget"
+
+    def __init__(self, max_usd: float | None = None, *, max_tokens: int | None = None) -> None:
+        if max_usd is None and max_tokens is None:
+            raise ValueError("cost_budget: give max_usd and/or max_tokens")
+        if (max_usd is not None and max_usd < 0) or (max_tokens is not None and max_tokens < 0):
+            raise ValueError("cost_budget: limits must be >= 0")
+        self.max_usd = max_usd
+        self.max_tokens = max_tokens
+
+    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+        values, parts = [], []
+        cost, tokens = result.usage.cost_usd, result.usage.total_tokens
+        if self.max_usd is not None:
+            values.append(_graded(self.max_usd, cost))
+            parts.append(f"${cost:.6f} of ${self.max_usd:.6f}")
+        if self.max_tokens is not None:
+            values.append(_graded(self.max_tokens, tokens))
+            parts.append(f"{tokens} of {self.max_tokens} tokens")
+        value = min(values)
+        ok = value >= 1.0
+        return Score(scorer=self.name, value=value, passed=ok, reason=", ".join(parts))
+
+
+class LatencyBudget:
+    """The run finishes within `max_s` seconds of wall-clock time (measured by `evaluate`).
+
+    Args:
+        max_s: Seconds.
+
+    The value is 1 within budget, else max_s / latency.
+
+    Raises:
+        ValueError: `max_s` is not positive.
+    """
+
+    name = "latency_budget"
+
+    def __init__(self, max_s: float) -> None:
+        if max_s <= 0:
+            raise ValueError("latency_budget: max_s must be > 0")
+        self.max_s = max_s
+
+    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+        value = _graded(self.max_s, latency_s)
+        return Score(
+            scorer=self.name,
+            value=value,
+            passed=value >= 1.0,
+            reason=f"{latency_s:.3f}s of {self.max_s:.3f}s",
+        )
