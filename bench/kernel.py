@@ -1,0 +1,154 @@
+"""Kernel overhead benchmark (run by `make bench`; not a test).
+
+1. Per-step cost of the Spine loop against a hand-written minimal loop doing the same work:
+   a provider that answers instantly asks for one trivial async tool per step for 10 steps,
+   then answers. Target: Spine <= 3x the minimal loop. The figure deletes each session from
+   the in-memory checkpoint store after its run (the minimal loop keeps nothing either);
+   the line above it keeps every session, which adds the garbage collector's cost of a heap
+   that grows with every stored message.
+2. Cold `import spine_core` time: median of 5 fresh interpreters, minus bare interpreter
+   start-up (`python -c pass`). Target: < 150 ms. Also checks that no provider SDK module is
+   imported by `import spine_core`.
+
+Usage: python bench/kernel.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+
+from spine_core import Agent, Guards, Message, ModelResponse, ToolCall, ToolSpec, Usage, tool
+
+STEPS = 10  # tool-calling steps per run; each run makes STEPS + 1 model calls
+SDK_MODULES = ("anthropic", "openai", "google.genai", "httpx2")
+
+
+class InstantProvider:
+    """Asks for `echo` on each of the first STEPS calls of a turn, then answers."""
+
+    name = "instant"
+    model = "instant"
+
+    async def complete(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+    ) -> ModelResponse:
+        done = sum(1 for m in messages if m.role == "tool")
+        if done < STEPS:
+            call = ToolCall(id=f"c{done}", name="echo", arguments={"text": "hi"})
+            message = Message.assistant(tool_calls=[call])
+        else:
+            message = Message.assistant("done")
+        return ModelResponse(message=message, usage=Usage(input_tokens=1, output_tokens=1))
+
+
+@tool
+async def echo(text: str) -> str:
+    """Echo the text."""
+    return text
+
+
+async def echo_plain(text: str) -> str:
+    return text
+
+
+async def spine_run(agent: Agent, *, keep: bool = True) -> None:
+    result = await agent.run("go")
+    assert result.ok and result.state.step == STEPS + 1, result.stopped_reason
+    if not keep:
+        await agent.checkpoint.delete(result.session_id)
+
+
+async def minimal_run(provider: InstantProvider) -> None:
+    """The least a loop can do: call the model, run the tool, append spine Messages."""
+    messages = [Message.user("go")]
+    while True:
+        response = await provider.complete(messages, [echo])
+        messages.append(response.message)
+        if not response.message.tool_calls:
+            break
+        for call in response.message.tool_calls:
+            output = await echo_plain(**call.arguments)
+            messages.append(Message.tool(call, output))
+    assert messages[-1].text == "done"
+
+
+async def measure(runs: int) -> tuple[float, float, float]:
+    """Microseconds per step for (spine keeping sessions, spine, minimal)."""
+    provider = InstantProvider()
+    steps = runs * (STEPS + 1)
+    timings = []
+    for keep in (True, False):
+        agent = Agent(provider, tools=[echo], guards=Guards(max_steps=STEPS + 2))
+        for _ in range(20):  # warm-up
+            await spine_run(agent, keep=keep)
+            await minimal_run(provider)
+        start = time.perf_counter()
+        for _ in range(runs):
+            await spine_run(agent, keep=keep)
+        timings.append((time.perf_counter() - start) / steps * 1e6)
+    kept, spine = timings
+
+    start = time.perf_counter()
+    for _ in range(runs):
+        await minimal_run(provider)
+    minimal = (time.perf_counter() - start) / steps * 1e6
+    return kept, spine, minimal
+
+
+def _median_wall(code: str, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def import_cost_ms() -> float:
+    bare = _median_wall("pass")
+    loaded = _median_wall("import spine_core")
+    return (loaded - bare) * 1000
+
+
+def sdk_modules_after_import() -> list[str]:
+    code = (
+        f"import sys, spine_core; print(','.join(m for m in {SDK_MODULES!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return [m for m in out.stdout.strip().split(",") if m]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+
+    kept, spine, minimal = anyio.run(measure, args.runs)
+    ratio = spine / minimal
+    print(f"agent loop ({args.runs} runs x {STEPS + 1} steps, 1 tool call per step)")
+    print(f"  spine, every session kept in memory {kept:8.1f} us/step ({kept / minimal:.2f} x)")
+    print(f"  spine        {spine:8.1f} us/step")
+    print(f"  minimal loop {minimal:8.1f} us/step")
+    print(f"  ratio        {ratio:8.2f} x   (target <= 3x)")
+
+    cold = import_cost_ms()
+    print(f"import spine_core (cold, median of 5, minus bare start) {cold:6.1f} ms")
+    print("  target < 150 ms")
+    leaked = sdk_modules_after_import()
+    print(f"provider SDK modules after import: {', '.join(leaked) or 'none'}")
+
+    ok = ratio <= 3 and cold < 150 and not leaked
+    print("PASS" if ok else "FAIL: a target was missed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
