@@ -11,7 +11,7 @@ setup:
 		|| python3 -m pip install --quiet uv \
 		|| python3 -m pip install --quiet --user uv \
 		|| python3 -m pip install --quiet --break-system-packages uv
-	$(UV) sync --all-packages --frozen
+	$(UV) sync --all-packages --frozen --compile-bytecode
 
 services:
 	@bash scripts/services.sh

@@ -142,8 +142,9 @@ class Run:
             if tripped is not None:
                 tracer.emit(EventType.GUARD_TRIP, reason=tripped.value)
                 return tripped
-            state.step += 1
-            tracer.step = state.step
+            # Hot path: a plain int field, so skip pydantic's per-assignment bookkeeping.
+            step = state.__dict__["step"] = state.step + 1
+            tracer.step = step
             tracer.emit(EventType.STEP_START)
             response = await call_model(self)
             pending = []

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import math
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -318,7 +318,10 @@ def _flatten(tools: Iterable[Tool | Iterable[Tool]]) -> Iterable[Tool]:
 
 
 def _no_running_loop(name: str, async_name: str) -> None:
+    asyncio = sys.modules.get("asyncio")  # never imported means no asyncio loop is running
     try:
+        if asyncio is None:
+            raise RuntimeError
         asyncio.get_running_loop()
     except RuntimeError:
         try:

@@ -7,7 +7,7 @@ import copy
 import time
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from .errors import CheckpointConflict
 from .messages import Message, Usage
@@ -18,6 +18,8 @@ __all__ = ["CheckpointInfo", "CheckpointStore", "InMemoryCheckpointStore"]
 
 class CheckpointInfo(BaseModel):
     """A session's header, as listed by `CheckpointStore.list` (no messages)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     session_id: str
     agent: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
 from collections.abc import Mapping
@@ -175,6 +174,8 @@ def parse_retry_after(
             try:
                 return max(float(value), 0.0)
             except ValueError:
+                import email.utils  # only for the rare HTTP-date form; keeps `email` off import
+
                 try:
                     parsed = email.utils.parsedate_to_datetime(value)
                 except (TypeError, ValueError):

@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Embedder", "Memory", "MemoryHit", "MemoryRecord"]
 
 
 class MemoryRecord(BaseModel):
     """A remembered piece of text in a `namespace` (e.g. a user or tenant id)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     text: str
@@ -23,6 +25,8 @@ class MemoryRecord(BaseModel):
 class MemoryHit(BaseModel):
     """A search result; `score` is a similarity in [-1, 1] (cosine) or [0, 1], higher is
     closer."""
+
+    model_config = ConfigDict(defer_build=True)
 
     record: MemoryRecord
     score: float

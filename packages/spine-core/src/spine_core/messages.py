@@ -33,7 +33,7 @@ class Role(StrEnum):
 class TextPart(BaseModel):
     """A text segment of a multimodal message."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     type: Literal["text"] = "text"
     text: str
 
@@ -41,7 +41,7 @@ class TextPart(BaseModel):
 class ImagePart(BaseModel):
     """An image, by URL or inline base64 `data` with its `media_type` (e.g. "image/png")."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     type: Literal["image"] = "image"
     url: str | None = None
     data: str | None = None
@@ -59,7 +59,7 @@ class Thinking(BaseModel):
     `redacted` marks content the provider returned encrypted only.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     text: str = ""
     signature: str | None = None
     redacted: bool = False
@@ -79,7 +79,7 @@ class ToolCall(BaseModel):
         signature: Provider replay data attached to the call (Gemini thoughtSignature).
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -95,7 +95,7 @@ class Message(BaseModel):
     carry `tool_call_id`, the tool `name` and `is_error`.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     role: Role
     content: str = ""
     parts: list[Part] = Field(default_factory=list)
@@ -138,6 +138,8 @@ class Usage(BaseModel):
     also reported separately); `reasoning_tokens` are part of `output_tokens`. `cost_usd` is
     US dollars. `requests` counts model calls.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -184,7 +186,7 @@ class ModelResponse(BaseModel):
     `cached` marks a response served by a cache rather than the provider.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
     message: Message
     usage: Usage = Field(default_factory=Usage)
     finish_reason: FinishReason = FinishReason.STOP

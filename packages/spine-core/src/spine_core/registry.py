@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import PluginNotFoundError
 from .providers import Provider
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "GROUPS",
@@ -156,6 +158,8 @@ def register_scorer(name: str, factory: Callable[..., Any]) -> None:
 
 
 def _entry_points(group: str, name: str | None = None) -> list[EntryPoint]:
+    from importlib.metadata import entry_points  # scanning installed metadata: only on lookup
+
     found = entry_points(group=group) if name is None else entry_points(group=group, name=name)
     return list(found)
 

@@ -30,7 +30,7 @@ class Result(BaseModel):
             (`{"type", "message", ...}`; provider errors add kind / status / retry_after_s).
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
     answer: str = ""
     output: Any = None
     stopped_reason: StopReason

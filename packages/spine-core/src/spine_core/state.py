@@ -8,7 +8,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .messages import Message, Role, ToolCall, Usage
 from .stop import StopReason
@@ -39,6 +39,8 @@ class InterruptRequest(BaseModel):
         data: Extra context from the tool.
     """
 
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     kind: Literal["approval", "input"]
     tool_call: ToolCall
@@ -59,6 +61,8 @@ class State(BaseModel):
         messages: The whole conversation, append-only (system prompt excluded).
         interrupt: The pending human decision, when status is interrupted.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     version: int = STATE_VERSION
     session_id: str

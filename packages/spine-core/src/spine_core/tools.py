@@ -102,7 +102,7 @@ class Tool:
             validated = self._model.model_validate(arguments)
         except ValidationError as exc:
             raise ToolValidationError(self.name, _describe(exc)) from None
-        kwargs = {name: getattr(validated, name) for name in type(validated).model_fields}
+        kwargs = dict(validated.__dict__)  # the validated fields, by name (extra is forbidden)
         if self._context_param is not None:
             kwargs[self._context_param] = ctx
         return await self._call(**kwargs)
