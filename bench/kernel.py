@@ -25,7 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -86,27 +86,32 @@ async def minimal_run(provider: InstantProvider) -> None:
     assert messages[-1].text == "done"
 
 
-async def measure(runs: int) -> tuple[float, float, float]:
-    """Microseconds per step for (spine keeping sessions, spine, minimal)."""
+async def measure(runs: int, rounds: int = 5) -> tuple[float, float, float]:
+    """Microseconds per step for (spine keeping sessions, spine, minimal).
+
+    Each figure is the best of `rounds` interleaved rounds of `runs` runs (as `timeit`
+    advises: the minimum is the run least disturbed by the rest of the machine).
+    """
     provider = InstantProvider()
     steps = runs * (STEPS + 1)
-    timings = []
-    for keep in (True, False):
-        agent = Agent(provider, tools=[echo], guards=Guards(max_steps=STEPS + 2))
-        for _ in range(20):  # warm-up
-            await spine_run(agent, keep=keep)
-            await minimal_run(provider)
+    kept_agent = Agent(provider, tools=[echo], guards=Guards(max_steps=STEPS + 2))
+    agent = Agent(provider, tools=[echo], guards=Guards(max_steps=STEPS + 2))
+    for _ in range(20):  # warm-up
+        await spine_run(agent, keep=False)
+        await minimal_run(provider)
+
+    async def timed(one: Callable[[], Awaitable[None]]) -> float:
         start = time.perf_counter()
         for _ in range(runs):
-            await spine_run(agent, keep=keep)
-        timings.append((time.perf_counter() - start) / steps * 1e6)
-    kept, spine = timings
+            await one()
+        return (time.perf_counter() - start) / steps * 1e6
 
-    start = time.perf_counter()
-    for _ in range(runs):
-        await minimal_run(provider)
-    minimal = (time.perf_counter() - start) / steps * 1e6
-    return kept, spine, minimal
+    kept, spine, minimal = [], [], []
+    for _ in range(rounds):
+        kept.append(await timed(lambda: spine_run(kept_agent, keep=True)))
+        spine.append(await timed(lambda: spine_run(agent, keep=False)))
+        minimal.append(await timed(lambda: minimal_run(provider)))
+    return min(kept), min(spine), min(minimal)
 
 
 def _installed_env() -> dict[str, str]:
@@ -153,7 +158,10 @@ def main() -> int:
 
     kept, spine, minimal = anyio.run(measure, args.runs)
     ratio = spine / minimal
-    print(f"agent loop ({args.runs} runs x {STEPS + 1} steps, 1 tool call per step)")
+    print(
+        f"agent loop (best of 5 rounds of {args.runs} runs x {STEPS + 1} steps, "
+        "1 tool call per step)"
+    )
     print(f"  spine, every session kept in memory {kept:8.1f} us/step ({kept / minimal:.2f} x)")
     print(f"  spine        {spine:8.1f} us/step")
     print(f"  minimal loop {minimal:8.1f} us/step")
