@@ -22,10 +22,11 @@ __all__ = ["RedisCheckpoint"]
 #       session id, then the messages from the first index sent.
 # Returns {1, new revision} | {0, stored revision} (conflict) | {-1, index to send from}.
 _PUT = """
-local rev = tonumber(redis.call('HGET', KEYS[1], 'revision') or '0')
+local stored = redis.call('HMGET', KEYS[1], 'revision', 'count', 'version')
+local rev = tonumber(stored[1] or '0')
 if rev ~= tonumber(ARGV[1]) then return {0, rev} end
-local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
-local version = tonumber(redis.call('HGET', KEYS[1], 'version') or ARGV[4])
+local count = tonumber(stored[2] or '0')
+local version = tonumber(stored[3] or ARGV[4])
 local start, total = tonumber(ARGV[2]), tonumber(ARGV[3])
 local skip = 0
 if version < tonumber(ARGV[4]) or total < count then
@@ -41,7 +42,7 @@ for i = 7 + skip, #ARGV, 1000 do
 end
 redis.call('HSET', KEYS[1], 'revision', rev + 1, 'count', total, 'version', ARGV[4],
            'header', ARGV[5])
-redis.call('SADD', KEYS[3], ARGV[6])
+if rev == 0 then redis.call('SADD', KEYS[3], ARGV[6]) end
 return {1, rev + 1}
 """
 
