@@ -282,6 +282,34 @@ async def test_before_tool_result_short_circuits_the_tool() -> None:
 
 
 @pytest.mark.anyio
+async def test_before_tool_answer_flagged_as_error_reaches_the_model_as_a_tool_error() -> None:
+    seen: list[bool] = []
+
+    @tool
+    async def fetch(n: int) -> str:
+        """Fetch."""
+        return "fetched"
+
+    class Deny(Middleware):
+        async def before_tool(self, ctx: ToolContext) -> str:
+            ctx.is_error = True
+            return "fetch is disabled here"
+
+        async def after_tool(self, ctx: ToolContext, result: str) -> None:
+            seen.append(ctx.is_error)
+
+    agent = Agent(
+        ScriptedProvider([asks(call("fetch", n=1)), "done"]), tools=[fetch], middleware=[Deny()]
+    )
+
+    result = await agent.run("go")
+
+    assert tool_messages(result.state.messages) == [("fetch", "fetch is disabled here", True)]
+    assert seen == [True]
+    assert [e.data["is_error"] for e in result.trace if e.type == "tool_result"] == [True]
+
+
+@pytest.mark.anyio
 async def test_after_tool_replaces_the_result_and_sees_the_error_flag() -> None:
     flags: list[bool] = []
 

@@ -74,3 +74,35 @@ async def test_replay_falls_through_to_live_when_the_recording_runs_out(tmp_path
     assert result.answer == "live answer"
     assert len(live.calls) == 1
     assert live.calls[0].messages[-1].content == "sunny in Oslo"
+
+
+@tool
+def flaky(city: str) -> str:
+    """Always fails.
+
+    Args:
+        city: City.
+    """
+    CALLS.append(city)
+    raise ConnectionError("weather service unreachable")
+
+
+async def test_a_recorded_tool_error_replays_as_a_tool_error(tmp_path: Path) -> None:
+    path = str(tmp_path / "error.json")
+    steps: list[Message | str] = [
+        Message.assistant(tool_calls=[ToolCall(id="f1", name="flaky", arguments={"city": "Oslo"})]),
+        "The service is down.",
+    ]
+    live = await Agent(
+        ScriptedProvider(steps), tools=[flaky], middleware=[Recorder(path=path)]
+    ).run("weather?")
+
+    CALLS.clear()
+    replay = await Agent(ScriptedProvider([]), tools=[flaky], middleware=[Replayer(path=path)]).run(
+        "weather?"
+    )
+
+    assert CALLS == []
+    live_result, replayed = live.state.messages[2], replay.state.messages[2]
+    assert live_result.is_error and "weather service unreachable" in live_result.content
+    assert replayed.is_error and replayed.content == live_result.content

@@ -122,7 +122,10 @@ async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outc
             short = await hook(ctx)
             if short is not None:
                 break
-        outcome = _Outcome(text=short) if short is not None else await _invoke(run, ctx)
+        if short is not None:  # the hook answered; it may have flagged the answer an error
+            outcome = _Outcome(text=short, is_error=ctx.is_error)
+        else:
+            outcome = await _invoke(run, ctx)
         if outcome.interrupt is not None:
             return outcome
     for after in agent._hooks.after_tool:

@@ -82,7 +82,8 @@ class ToolContext:
     """One tool call, as `before_tool` / `after_tool` hooks and tools see it.
 
     `arguments` may be rewritten by `before_tool`. `decision` is the human's decision when
-    the call resumes after an interrupt. `is_error` tells `after_tool` the result is an error.
+    the call resumes after an interrupt. `is_error` tells `after_tool` the result is an error;
+    a `before_tool` hook that answers the call itself sets it to make its answer an error.
     `timeout_s` (seconds), when a `before_tool` hook sets it, bounds the call: running over
     it is a tool error.
     """

@@ -53,8 +53,9 @@ class Middleware:
     Hooks returning None leave things as they are; returning a value replaces it:
     `before_model` -> a `ModelResponse` short-circuits the provider (cache, replay);
     `after_model` -> a replacement response; `before_tool` -> a string used as the tool result
-    without calling the tool; `after_tool` -> a replacement result text; `on_error` -> an
-    `ErrorAction`; `on_run_end` -> a replacement `Result`.
+    without calling the tool (an error result when the hook set `ctx.is_error = True`);
+    `after_tool` -> a replacement result text; `on_error` -> an `ErrorAction`; `on_run_end` ->
+    a replacement `Result`.
     """
 
     async def on_run_start(self, ctx: StepContext) -> None:

@@ -6,7 +6,7 @@ import anyio
 
 from spine_core import Middleware, ModelResponse, StepContext, ToolContext
 
-from .recorder import Recording
+from .recorder import RecordedToolResult, Recording
 
 __all__ = ["Replayer"]
 
@@ -15,8 +15,7 @@ class Replayer(Middleware):
     """Serve the recorded model responses in order (`before_model`) and the recorded tool
     results by tool-call id (`before_tool`), so a recorded run replays with the provider and
     the tools untouched. When the recording runs out, calls fall through to the live
-    provider and tools. A replayed tool error comes back as a plain result text (the kernel
-    marks short-circuited results as successes).
+    provider and tools. A recorded tool error replays as a tool error.
 
     Args:
         path: A file written by `Recorder` ("{session_id}" is replaced as there).
@@ -34,7 +33,7 @@ class Replayer(Middleware):
         recording = Recording.model_validate_json(await target.read_text())
         ctx.scratch["replayer.responses"] = [c.response for c in recording.model_calls]
         ctx.scratch["replayer.next"] = 0
-        ctx.scratch["replayer.tools"] = {r.id: r.result for r in recording.tool_results}
+        ctx.scratch["replayer.tools"] = {r.id: r for r in recording.tool_results}
 
     async def before_model(self, ctx: StepContext) -> ModelResponse | None:
         responses: list[ModelResponse] = ctx.scratch.get("replayer.responses", [])
@@ -45,5 +44,9 @@ class Replayer(Middleware):
         return responses[index].model_copy(deep=True)
 
     async def before_tool(self, ctx: ToolContext) -> str | None:
-        recorded: dict[str, str] = ctx.scratch.get("replayer.tools", {})
-        return recorded.pop(ctx.call.id, None)
+        recorded: dict[str, RecordedToolResult] = ctx.scratch.get("replayer.tools", {})
+        result = recorded.pop(ctx.call.id, None)
+        if result is None:
+            return None
+        ctx.is_error = result.is_error
+        return result.result
