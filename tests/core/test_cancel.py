@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from spine_core import (
@@ -107,3 +108,44 @@ async def test_cancel_token_is_stale_once_the_session_completed() -> None:
     with pytest.raises(SpineError, match="stale"):
         await second.resume(cancelled.resume_token or "")
     assert len(provider.calls) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_an_outer_cancel_checkpoints_the_run_as_cancelled_and_resumable() -> None:
+    started = anyio.Event()
+    release = anyio.Event()
+
+    @tool
+    async def slow(item: str) -> str:
+        """Wait until released."""
+        started.set()
+        await release.wait()
+        return f"slow {item}"
+
+    store = InMemoryCheckpointStore()
+    provider = ScriptedProvider([asks(call("slow", "s1", item="x")), "finished"])
+    agent = Agent(provider, tools=[slow], checkpoint=store)
+
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            await agent.run("go", session_id="outer")
+
+        tg.start_soon(run)
+        with anyio.fail_after(10):  # a deadlock guard, not a timing assertion
+            await started.wait()
+        tg.cancel_scope.cancel()
+
+    stored = await store.get("outer")
+    assert stored is not None and stored.status is SessionStatus.CANCELLED
+    assert [m.role for m in stored.messages] == ["user", "assistant"]  # the call is pending
+    assert agent.last_result is not None
+    assert agent.last_result.stopped_reason is StopReason.CANCELLED
+    token = agent.last_result.resume_token
+    assert token == "outer:"
+
+    release.set()
+    resumed = await Agent(provider, tools=[slow], checkpoint=store).resume(token)
+    assert resumed.answer == "finished"
+    assert tool_messages(resumed.state.messages) == [("slow", "slow x", False)]

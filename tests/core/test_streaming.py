@@ -109,3 +109,7 @@ async def test_closing_the_stream_early_cancels_the_run_in_flight() -> None:
     stored = await bot.checkpoint.get("s")
     assert stored is not None
     assert [m.role for m in stored.messages] == ["user", "assistant", "tool"]
+    assert stored.status == "cancelled"
+    assert bot.last_result is not None
+    assert bot.last_result.stopped_reason is StopReason.CANCELLED
+    assert bot.last_result.resume_token == "s:"

@@ -7,6 +7,7 @@ validation, which may ask the model to repair its answer).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,10 @@ _STATUS = {
     StopReason.CANCELLED: SessionStatus.CANCELLED,
     StopReason.ERROR: SessionStatus.FAILED,
 }
+
+
+# Seconds a cancelled run may spend checkpointing itself as cancelled (shielded).
+_FINISH_ON_CANCEL_S = 5.0
 
 
 class Run:
@@ -74,6 +79,7 @@ class Run:
         )
         self.output: Any = None
         self.repairs = 0
+        self.result: Result | None = None
 
     def cancelled(self) -> bool:
         return self.should_cancel is not None and self.should_cancel()
@@ -111,9 +117,26 @@ class Run:
             self.tracer.emit(EventType.GUARD_TRIP, reason=reason.value, message=message)
         except CheckpointConflict:
             raise
+        except anyio.get_cancelled_exc_class():
+            await self._record_outside_cancel()
+            raise
         except Exception as exc:
             reason, error, message = StopReason.ERROR, exc, str(exc)
-        return await self._finish(reason, error, message)
+        self.result = await self._finish(reason, error, message)
+        return self.result
+
+    async def _record_outside_cancel(self) -> None:
+        """The caller's scope cancelled the run (a closed stream, an outer timeout): checkpoint
+        it as cancelled, with a resume token on `self.result`, before the cancel propagates."""
+        # A CheckpointConflict here means a write in flight at the cancel landed: keep it.
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(_FINISH_ON_CANCEL_S),
+            contextlib.suppress(CheckpointConflict),
+        ):
+            self.result = await self._finish(
+                StopReason.CANCELLED, None, "the caller cancelled the run"
+            )
 
     async def _loop(self) -> StopReason:
         state, agent, tracer = self.state, self.agent, self.tracer

@@ -151,13 +151,20 @@ class Agent:
             should_cancel: Polled before each step and tool call; returning True stops the
                 run with `StopReason.cancelled` and a resume token.
 
+        A cancel from the caller's side (an enclosing `anyio.move_on_after`, a cancelled task)
+        also checkpoints the session as cancelled before the cancellation propagates;
+        `agent.last_result` then holds that Result and its resume token.
+
         Raises:
             CheckpointConflict: another worker committed to the session first.
             SpineError: the session is waiting on an interrupt, or not found with no input.
         """
         state = await self._start(input, session_id)
-        self.last_result = await Run(self, state, should_cancel=should_cancel).execute()
-        return self.last_result
+        run = Run(self, state, should_cancel=should_cancel)
+        try:
+            return await run.execute()
+        finally:  # after an outer cancel too: the run checkpointed itself as cancelled
+            self.last_result = run.result
 
     async def stream(
         self,
@@ -167,19 +174,23 @@ class Agent:
         should_cancel: Callable[[], bool] | None = None,
     ) -> AsyncIterator[TraceEvent]:
         """Run a turn, yielding `TraceEvent`s live (token deltas included); the `Result` is
-        on `agent.last_result` when the iteration ends. Close it early with
-        `contextlib.aclosing` to cancel the run."""
+        on `agent.last_result` when the iteration ends. Closing it early (e.g. leaving an
+        `async with contextlib.aclosing(...)` block) cancels the run: the session is
+        checkpointed as cancelled and `agent.last_result.resume_token` continues it."""
         state = await self._start(input, session_id)
         send, receive = anyio.create_memory_object_stream[TraceEvent](math.inf)
         failure: list[BaseException] = []
 
+        run = Run(self, state, sink=send, should_cancel=should_cancel)
+
         async def produce() -> None:
             async with send:
                 try:
-                    run = Run(self, state, sink=send, should_cancel=should_cancel)
-                    self.last_result = await run.execute()
+                    await run.execute()
                 except Exception as exc:
                     failure.append(exc)
+                finally:  # also after an early close: the run checkpointed as cancelled
+                    self.last_result = run.result
 
         async with anyio.create_task_group() as tg, receive:
             tg.start_soon(produce)

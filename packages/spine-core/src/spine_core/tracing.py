@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 __all__ = ["EventType", "TraceEvent", "Tracer"]
@@ -65,5 +66,8 @@ class Tracer:
         event = TraceEvent(type, self.step, time.time(), data)
         self.events.append(event)
         if self.sink is not None:
-            self.sink.send_nowait(event)
+            try:
+                self.sink.send_nowait(event)
+            except anyio.BrokenResourceError:  # the stream's reader stopped listening
+                self.sink = None
         return event
