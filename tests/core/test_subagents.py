@@ -99,3 +99,126 @@ async def test_delegation_cycle_stops_with_max_depth_and_the_top_run_ends() -> N
     deepest = max(children.values(), key=lambda s: s.depth)
     assert deepest.stopped_reason is StopReason.MAX_DEPTH
     assert "max_depth" in tool_messages(result.state.messages)[0][1]
+
+
+sent: list[str] = []
+
+
+@tool(approve=True)
+async def send_email(to: str) -> str:
+    """Send an email."""
+    sent.append(to)
+    return f"sent to {to}"
+
+
+def mailer(store: InMemoryCheckpointStore) -> Agent:
+    """A child whose one tool needs approval, then reports."""
+    provider = ScriptedProvider([asks(call("send_email", "m1", to="ana@example.com")), "mailed"])
+    return Agent(provider, name="mailer", tools=[send_email], checkpoint=store)
+
+
+@pytest.mark.anyio
+async def test_a_child_approval_pauses_the_parent_and_approving_it_runs_the_child_tool() -> None:
+    sent.clear()
+    store = InMemoryCheckpointStore()
+    child = mailer(store)
+    script = ScriptedProvider([asks(call("mailer", "d1", input="email Ana")), "Ana is emailed"])
+    parent = Agent(script, tools=[child.as_tool()], checkpoint=store)
+
+    paused = await parent.run("tell Ana", session_id="p")
+
+    assert paused.stopped_reason is StopReason.INTERRUPT and sent == []
+    assert paused.interrupt is not None
+    assert paused.interrupt.kind == "approval"
+    assert paused.interrupt.tool_call.name == "mailer"
+    assert paused.interrupt.data["agent"] == "mailer"
+    assert paused.interrupt.data["session_id"] == "p/d1"
+    assert paused.interrupt.data["tool_call"]["name"] == "send_email"
+    assert paused.interrupt.data["tool_call"]["arguments"] == {"to": "ana@example.com"}
+    assert paused.resume_token is not None
+
+    # Another process: fresh agents, sharing only the store; the child's model is asked once.
+    fresh_child = Agent(
+        ScriptedProvider(["mailed"]), name="mailer", tools=[send_email], checkpoint=store
+    )
+    fresh = Agent(
+        ScriptedProvider(["Ana is emailed"]), tools=[fresh_child.as_tool()], checkpoint=store
+    )
+    done = await fresh.resume(paused.resume_token, "approve")
+
+    assert done.answer == "Ana is emailed"
+    assert sent == ["ana@example.com"]
+    assert tool_messages(done.state.messages) == [("mailer", "mailed", False)]
+    child_state = await store.get("p/d1")
+    assert child_state is not None and child_state.status == "completed"
+
+
+@pytest.mark.anyio
+async def test_rejecting_a_child_approval_reaches_the_child_tool_as_a_rejection() -> None:
+    sent.clear()
+    store = InMemoryCheckpointStore()
+    child_provider = ScriptedProvider([asks(call("send_email", to="bo@example.com")), "not sent"])
+    child = Agent(child_provider, name="mailer", tools=[send_email], checkpoint=store)
+    parent = Agent(
+        ScriptedProvider([asks(call("mailer", "d1", input="email Bo")), "Bo is not emailed"]),
+        tools=[child.as_tool()],
+        checkpoint=store,
+    )
+
+    paused = await parent.run("tell Bo", session_id="p")
+    assert paused.resume_token is not None
+    done = await parent.resume(paused.resume_token, "reject", reason="not today")
+
+    assert sent == []
+    assert done.answer == "Bo is not emailed"
+    assert tool_messages(done.state.messages) == [("mailer", "not sent", False)]
+    assert tool_messages(child_provider.calls[-1].messages) == [
+        ("send_email", "The user rejected this tool call: not today", True)
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_grandchild_question_reaches_the_top_and_the_answer_flows_back_down() -> None:
+    from spine_core import Interrupt
+
+    @tool
+    async def ask_budget(project: str) -> str:
+        """Ask the human for the budget."""
+        raise Interrupt(f"What is the budget for {project}?", data={"currency": "EUR"})
+
+    store = InMemoryCheckpointStore()
+    leaf = Agent(
+        ScriptedProvider([asks(call("ask_budget", project="Atlas")), "budget noted"]),
+        name="leaf",
+        tools=[ask_budget],
+        checkpoint=store,
+    )
+    middle = Agent(
+        ScriptedProvider([asks(call("leaf", "l1", input="get the budget")), "leaf done"]),
+        name="middle",
+        tools=[leaf.as_tool()],
+        checkpoint=store,
+    )
+    top = Agent(
+        ScriptedProvider([asks(call("middle", "m1", input="plan Atlas")), "planned"]),
+        tools=[middle.as_tool()],
+        checkpoint=store,
+    )
+
+    paused = await top.run("plan", session_id="t")
+
+    assert paused.interrupt is not None and paused.interrupt.kind == "input"
+    assert paused.interrupt.question == "What is the budget for Atlas?"
+    # The innermost paused agent and call are what the human sees.
+    assert paused.interrupt.data["agent"] == "leaf"
+    assert paused.interrupt.data["session_id"] == "t/m1/l1"
+    assert paused.interrupt.data["tool_call"]["name"] == "ask_budget"
+    assert paused.interrupt.data["currency"] == "EUR"
+    assert paused.resume_token is not None
+
+    done = await top.resume(paused.resume_token, answer="12000")
+
+    assert done.answer == "planned"
+    leaf_state = await store.get("t/m1/l1")
+    assert leaf_state is not None and leaf_state.depth == 2
+    assert tool_messages(leaf_state.messages) == [("ask_budget", "12000", False)]

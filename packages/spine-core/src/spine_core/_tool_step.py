@@ -49,7 +49,8 @@ async def run_tool_calls(run: Run, calls: list[ToolCall]) -> StopReason | None:
             return _pause(run, call, "approval", question, {})
         outcome = await _execute(run, call, given)
         if outcome.interrupt is not None:
-            return _pause(run, call, "input", outcome.interrupt.question, outcome.interrupt.data)
+            interrupt = outcome.interrupt
+            return _pause(run, call, interrupt.kind, interrupt.question, interrupt.data)
         run.state.messages.append(Message.tool(call, outcome.text, is_error=outcome.is_error))
         await run.save()
     return None
@@ -79,7 +80,7 @@ async def _parallel(run: Run, calls: list[ToolCall]) -> StopReason | None:
     await run.save()
     if paused is not None:
         call, interrupt = paused
-        return _pause(run, call, "input", interrupt.question, interrupt.data)
+        return _pause(run, call, interrupt.kind, interrupt.question, interrupt.data)
     return None
 
 
@@ -105,12 +106,14 @@ async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outc
     ctx.decision = decision
     run.tracer.emit(EventType.TOOL_CALL, id=call.id, name=call.name, arguments=call.arguments)
     outcome = _Outcome(is_error=True)
-    if decision is not None and decision.action == "reject":
+    # A tool that forwards decisions (a sub-agent) is invoked and takes `ctx.decision` itself.
+    human = None if tool is not None and tool.forwards_decisions else decision
+    if human is not None and human.action == "reject":
         outcome.text = "The user rejected this tool call" + (
-            f": {decision.reason}" if decision.reason else "."
+            f": {human.reason}" if human.reason else "."
         )
-    elif decision is not None and decision.action == "answer":
-        outcome = _Outcome(text=decision.answer or "")
+    elif human is not None and human.action == "answer":
+        outcome = _Outcome(text=human.answer or "")
     elif call.arguments_error is not None:
         outcome.text = f"Invalid arguments for tool '{call.name}': {call.arguments_error}"
     elif tool is None:

@@ -8,7 +8,7 @@ import math
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import anyio
 
@@ -24,7 +24,8 @@ from .providers import Provider
 from .registry import resolve_provider
 from .result import Result
 from .state import SessionStatus, State
-from .tools import Tool, tool
+from .stop import StopReason
+from .tools import Interrupt, Tool, tool
 from .tracing import TraceEvent
 
 __all__ = ["Agent"]
@@ -275,6 +276,12 @@ class Agent:
         depth + 1, recorded in the child's `State.depth`; past `max_depth` the child stops with
         `StopReason.max_depth`, which reaches the parent as a tool error. The child's usage is
         added to the parent's. Re-running a call that already completed returns its answer.
+
+        A pause in the child (an approval or a tool's `Interrupt`) pauses the parent too: the
+        parent's `InterruptRequest` has the child's kind and question, and `data` with the
+        paused agent's `agent` name, `session_id`, paused `tool_call` and the pause's own data
+        (through several levels of delegation, the innermost agent's). Resuming the parent
+        hands the decision (approve, reject or answer) down to that agent, which continues.
         """
         agent = self
         guards = dataclasses.replace(self.guards, max_depth=min(max_depth, self.guards.max_depth))
@@ -284,10 +291,19 @@ class Agent:
             existing = await agent.checkpoint.get(session)
             if existing is not None and existing.status is SessionStatus.COMPLETED:
                 return existing.messages[-1].text
-            start = None if existing is not None else input
-            state = await agent._start(start, session, depth=ctx.depth + 1)
-            result = await Run(agent, state, guards=guards).execute()
+            if existing is not None and existing.status is SessionStatus.INTERRUPTED:
+                if ctx.decision is None or existing.interrupt is None:
+                    _pass_up(agent.name, existing)  # asked again before anyone decided
+                existing.status = SessionStatus.RUNNING
+                run = Run(agent, existing, guards=guards, decision=ctx.decision)
+            else:
+                start = None if existing is not None else input
+                state = await agent._start(start, session, depth=ctx.depth + 1)
+                run = Run(agent, state, guards=guards)
+            result = await run.execute()
             ctx.state.usage.add(result.usage)
+            if result.stopped_reason is StopReason.INTERRUPT:
+                _pass_up(agent.name, result.state)
             if not result.ok:
                 detail = f": {result.message}" if result.message else ""
                 raise SpineError(
@@ -300,10 +316,12 @@ class Agent:
         Args:
             input: The task, in plain language, with everything the agent needs to know.
         """
-        return tool(
+        delegation = tool(
             name=name or self.name,
             description=description or f"Ask the '{self.name}' agent to do a task and report back.",
         )(delegate)
+        delegation.forwards_decisions = True
+        return delegation
 
     async def aclose(self) -> None:
         """Close the provider's client (and anything else the agent owns that can close)."""
@@ -316,6 +334,20 @@ class Agent:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _pass_up(name: str, child: State) -> NoReturn:
+    """Raise the paused child's interrupt as the parent's own."""
+    pause = child.interrupt
+    if pause is None:
+        raise SpineError(f"sub-agent '{name}' is interrupted but has no pending question")
+    data = {
+        "agent": name,
+        "session_id": child.session_id,
+        "tool_call": pause.tool_call.model_dump(mode="json"),
+        **pause.data,
+    }
+    raise Interrupt(pause.question, data=data, kind=pause.kind)
 
 
 def _flatten(tools: Iterable[Tool | Iterable[Tool]]) -> Iterable[Tool]:

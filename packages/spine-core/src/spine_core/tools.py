@@ -13,7 +13,7 @@ import inspect
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, get_type_hints, overload
+from typing import Any, Literal, get_type_hints, overload
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -34,12 +34,21 @@ class Interrupt(SpineError):
     Args:
         question: What the human is asked.
         data: Extra JSON-ready context shown with the question.
+        kind: "input" (the human answers) or "approval" (the human approves or rejects; used
+            by tools that pass up a pause from elsewhere, e.g. a sub-agent's approval).
     """
 
-    def __init__(self, question: str, *, data: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        question: str,
+        *,
+        data: dict[str, Any] | None = None,
+        kind: Literal["approval", "input"] = "input",
+    ) -> None:
         super().__init__(question)
         self.question = question
         self.data = data or {}
+        self.kind = kind
 
 
 class Tool:
@@ -51,6 +60,9 @@ class Tool:
         parameters: JSON schema of the arguments object.
         approve: When True, each call waits for human approval (`StopReason.interrupt`).
         func: The wrapped Python function (None for tools built another way).
+        forwards_decisions: When True, a human decision on this tool's pause (approve, reject
+            or answer) re-invokes the tool with `ctx.decision` instead of becoming the result;
+            `Agent.as_tool` sets it to hand the decision to the sub-agent that paused.
     """
 
     __slots__ = (
@@ -59,6 +71,7 @@ class Tool:
         "_model",
         "approve",
         "description",
+        "forwards_decisions",
         "func",
         "name",
         "parameters",
@@ -75,8 +88,10 @@ class Tool:
         context_param: str | None = None,
         approve: bool = False,
         func: Callable[..., Any] | None = None,
+        forwards_decisions: bool = False,
     ) -> None:
         self.name = name
+        self.forwards_decisions = forwards_decisions
         self.func = func
         self.description = description
         self.parameters = parameters
