@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import to_provider_error
-from .pricing import PRICES, Price, cost_usd, set_price
+from .pricing import PRICES, Price, UnpricedModelWarning, cost_usd, set_price
 
 if TYPE_CHECKING:
     from .anthropic import AnthropicProvider
@@ -30,6 +30,7 @@ __all__ = [
     "OpenAIResponsesProvider",
     "OpenRouterProvider",
     "Price",
+    "UnpricedModelWarning",
     "VLLMProvider",
     "cost_usd",
     "set_price",

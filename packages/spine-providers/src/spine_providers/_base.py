@@ -14,7 +14,7 @@ from spine_core.messages import Message, ModelResponse, Role, Usage
 from spine_core.providers import StreamChunk, ToolSpec
 
 from .errors import to_provider_error
-from .pricing import Price, cost_usd, find_price
+from .pricing import Price, cost_usd, find_price, warn_unpriced
 
 __all__ = ["BaseProvider", "PendingToolCall", "alternating_turns", "parse_arguments", "system_text"]
 
@@ -101,6 +101,7 @@ class BaseProvider(ABC):
     extra: ClassVar[str]
     env_vars: ClassVar[tuple[str, ...]]
     default_model: ClassVar[str] = ""
+    warn_unpriced: ClassVar[bool] = True  # False for local servers, which are free
 
     def __init__(
         self,
@@ -248,6 +249,8 @@ class BaseProvider(ABC):
     def _priced(self, usage: Usage, model: str | None = None) -> Usage:
         usage.requests = 1
         name = model if model and find_price(model, self.prices) else self.model
+        if self.warn_unpriced and find_price(name, self.prices) is None:
+            warn_unpriced(name)
         usage.cost_usd = cost_usd(name, usage, self.prices)
         return usage
 

@@ -18,6 +18,7 @@ __all__ = ["LMStudioProvider", "OllamaProvider", "OpenRouterProvider", "VLLMProv
 
 class _LocalServer(OpenAIProvider):
     max_tokens_field: ClassVar[str] = "max_tokens"
+    warn_unpriced: ClassVar[bool] = False
     local_key: ClassVar[str] = "not-needed"
 
     def api_key(self) -> str:

@@ -1,27 +1,40 @@
 """Model prices and the cost of one call, in US dollars.
 
-Prices are USD per million tokens, as published on the vendors' pricing pages in
-November 2025 (standard tier, prompts up to each vendor's first context tier):
+Prices are USD per million tokens, standard tier, for prompts up to each vendor's first
+context tier (long prompts, batch, flex and priority tiers are billed differently). Sources,
+as read on 2026-11-20:
 
-- Anthropic: https://www.anthropic.com/pricing and
-  https://docs.anthropic.com/en/docs/about-claude/pricing (cache write = 5-minute write,
-  1.25x input; cache read 0.1x input)
-- OpenAI: https://openai.com/api/pricing (cached input; OpenAI charges no cache writes)
-- Google: https://ai.google.dev/gemini-api/docs/pricing (context-cache reads; storage not
-  included)
+- Anthropic: https://platform.claude.com/docs/en/about-claude/pricing (cache write = the
+  5-minute write, 1.25x input; Claude Haiku 5.5 at its band for prompts up to 100k tokens)
+- OpenAI: https://openai.com/api/pricing (cached input; OpenAI charges no cache writes; the
+  "-pro" models have no cached-input discount)
+- Google: https://ai.google.dev/gemini-api/docs/pricing (text/image/video input; context-cache
+  reads, storage not included)
 
-Prices change; pass `prices=` to a provider (or call `set_price`) to use your own. Models not
-in the table cost 0.0 (local endpoints such as Ollama are free).
+Prices change; pass `prices=` to a provider (or call `set_price`) to use your own. A model not
+in the table costs 0.0; hosted providers then warn once per model (`UnpricedModelWarning`),
+because cost guards and budgets cannot count it. Local endpoints (Ollama, vLLM, LM Studio)
+are free and do not warn.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from spine_core.messages import Usage
 
-__all__ = ["PRICES", "Price", "cost_usd", "find_price", "set_price"]
+__all__ = [
+    "PRICES",
+    "Price",
+    "UnpricedModelWarning",
+    "cost_usd",
+    "find_price",
+    "set_price",
+    "warn_unpriced",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +48,40 @@ class Price:
 
 
 PRICES: dict[str, Price] = {
-    # Anthropic
+    # Anthropic: Price(input, output, cache read, 5-minute cache write)
+    "claude-fable-5-1": Price(10.0, 50.0, 0.25, 12.50),
+    "claude-mythos-5-1": Price(10.0, 50.0, 0.25, 12.50),
+    "claude-fable-5": Price(10.0, 50.0, 1.0, 12.50),
+    "claude-mythos-5": Price(10.0, 50.0, 1.0, 12.50),
+    "claude-opus-5-5": Price(4.0, 20.0, 0.20, 5.0),
+    "claude-opus-5": Price(5.0, 25.0, 0.50, 6.25),
+    "claude-opus-4-8": Price(5.0, 25.0, 0.50, 6.25),
+    "claude-opus-4-7": Price(5.0, 25.0, 0.50, 6.25),
+    "claude-opus-4-6": Price(5.0, 25.0, 0.50, 6.25),
     "claude-opus-4-5": Price(5.0, 25.0, 0.50, 6.25),
     "claude-opus-4-1": Price(15.0, 75.0, 1.50, 18.75),
+    "claude-opus-4-0": Price(15.0, 75.0, 1.50, 18.75),
     "claude-opus-4": Price(15.0, 75.0, 1.50, 18.75),
+    "claude-sonnet-5-5": Price(2.0, 10.0, 0.10, 2.50),
+    "claude-sonnet-5": Price(2.0, 10.0, 0.20, 2.50),
+    "claude-sonnet-4-6": Price(3.0, 15.0, 0.30, 3.75),
     "claude-sonnet-4-5": Price(3.0, 15.0, 0.30, 3.75),
+    "claude-sonnet-4-0": Price(3.0, 15.0, 0.30, 3.75),
     "claude-sonnet-4": Price(3.0, 15.0, 0.30, 3.75),
     "claude-3-7-sonnet": Price(3.0, 15.0, 0.30, 3.75),
+    "claude-haiku-5-5": Price(0.10, 0.50, 0.01, 0.125),
     "claude-haiku-4-5": Price(1.0, 5.0, 0.10, 1.25),
     "claude-3-5-haiku": Price(0.80, 4.0, 0.08, 1.0),
-    # OpenAI
+    "claude-3-opus": Price(15.0, 75.0, 1.50, 18.75),
+    "claude-3-haiku": Price(0.25, 1.25, 0.03, 0.30),
+    # OpenAI: Price(input, output, cached input)
+    "gpt-5.5": Price(5.0, 30.0, 0.50),
+    "gpt-5.5-pro": Price(30.0, 180.0, 30.0),
+    "gpt-5.4": Price(2.50, 15.0, 0.25),
+    "gpt-5.4-pro": Price(30.0, 180.0, 30.0),
+    "gpt-5.4-mini": Price(0.75, 4.50, 0.075),
+    "gpt-5.4-nano": Price(0.20, 1.25, 0.02),
+    "gpt-5.1": Price(1.25, 10.0, 0.125),
     "gpt-5": Price(1.25, 10.0, 0.125),
     "gpt-5-mini": Price(0.25, 2.0, 0.025),
     "gpt-5-nano": Price(0.05, 0.40, 0.005),
@@ -56,7 +93,12 @@ PRICES: dict[str, Price] = {
     "o3": Price(2.0, 8.0, 0.50),
     "o3-mini": Price(1.10, 4.40, 0.55),
     "o4-mini": Price(1.10, 4.40, 0.275),
-    # Google
+    # Google: Price(input, output, context-cache read)
+    "gemini-3.5-flash": Price(1.50, 9.0, 0.15),
+    "gemini-3.1-pro-preview": Price(2.0, 12.0, 0.20),
+    "gemini-3.1-flash-lite": Price(0.25, 1.50, 0.025),
+    "gemini-3.1-flash-lite-preview": Price(0.25, 1.50, 0.025),
+    "gemini-3-flash-preview": Price(0.50, 3.0, 0.05),
     "gemini-3-pro-preview": Price(2.0, 12.0, 0.20),
     "gemini-2.5-pro": Price(1.25, 10.0, 0.125),
     "gemini-2.5-flash": Price(0.30, 2.50, 0.03),
@@ -72,20 +114,40 @@ def set_price(model: str, price: Price) -> None:
 
 
 def find_price(model: str, overrides: Mapping[str, Price] | None = None) -> Price | None:
-    """The price of `model`: an exact match first, then the longest matching prefix.
+    """The price of `model`: an exact match, else its entry without a snapshot suffix.
 
-    Prefix matching maps dated snapshots ("claude-haiku-4-5-20251001",
-    "gpt-4o-2024-08-06") and OpenRouter-style names ("openai/gpt-4o") to their base entry.
-    `overrides` is searched before the built-in table.
+    Snapshot suffixes are dates ("claude-haiku-4-5-20251001", "gpt-4o-2024-08-06"), "-latest",
+    numbered versions ("gemini-2.0-flash-001") and dated previews
+    ("gemini-2.5-pro-preview-06-05"); OpenRouter-style names ("openai/gpt-4o") drop their
+    vendor. Any other suffix is a different model ("claude-opus-4-8" is not "claude-opus-4")
+    and has no price unless listed. `overrides` is searched before the built-in table.
     """
     name = model.rsplit("/", 1)[-1]
+    base = _SNAPSHOT.sub("", name)
+    # OpenRouter spells Claude versions with dots ("claude-sonnet-4.5"); Anthropic with dashes.
+    candidates = (name, base, name.replace(".", "-"), base.replace(".", "-"))
     for table in (overrides or {}, PRICES):
-        if name in table:
-            return table[name]
-        best = max((key for key in table if name.startswith(f"{key}-")), key=len, default=None)
-        if best is not None:
-            return table[best]
+        for candidate in candidates:
+            if candidate in table:
+                return table[candidate]
     return None
+
+
+_SNAPSHOT = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest|\d{3}|preview(-\d{2}-\d{2})?)$")
+
+
+class UnpricedModelWarning(UserWarning):
+    """A hosted model has no price: its calls cost 0.0 and cost guards cannot count them."""
+
+
+def warn_unpriced(model: str) -> None:
+    """Warn (once per model, by the warnings filter) that `model` has no price."""
+    warnings.warn(
+        f"no price for model '{model}': its calls count 0.0 USD, so max_cost guards and "
+        "budgets do not see them; pass prices= to the provider or call set_price()",
+        UnpricedModelWarning,
+        stacklevel=3,
+    )
 
 
 def cost_usd(model: str, usage: Usage, overrides: Mapping[str, Price] | None = None) -> float:

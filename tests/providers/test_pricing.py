@@ -1,0 +1,82 @@
+"""The price table: snapshot names, distinct model versions, and unpriced-model warnings."""
+
+from __future__ import annotations
+
+import warnings
+
+import httpx2
+import pytest
+from conftest import Server, load_cassette
+
+from spine_core import Message, Usage
+from spine_providers import OllamaProvider, OpenAIProvider, UnpricedModelWarning
+from spine_providers.pricing import Price, cost_usd, find_price
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("claude-haiku-4-5-20251001", "claude-haiku-4-5"),
+        ("gpt-4o-2024-08-06", "gpt-4o"),
+        ("claude-3-7-sonnet-latest", "claude-3-7-sonnet"),
+        ("gemini-2.0-flash-001", "gemini-2.0-flash"),
+        ("gemini-2.5-pro-preview-06-05", "gemini-2.5-pro"),
+        ("openai/gpt-5.4-mini", "gpt-5.4-mini"),
+        ("anthropic/claude-sonnet-4.5", "claude-sonnet-4-5"),
+    ],
+)
+def test_snapshot_and_routed_names_find_their_base_price(model: str, expected: str) -> None:
+    assert find_price(model) == find_price(expected) is not None
+
+
+def test_a_newer_version_is_not_priced_as_an_older_one_by_prefix() -> None:
+    assert find_price("claude-opus-4-8") == Price(5.0, 25.0, 0.50, 6.25)
+    assert find_price("claude-opus-4-1") == Price(15.0, 75.0, 1.50, 18.75)
+    assert find_price("gpt-5.4-nano") != find_price("gpt-5.4")
+    assert find_price("claude-opus-4-9") is None  # unknown, not "claude-opus-4"
+
+
+def test_cost_counts_uncached_input_cache_reads_writes_and_output() -> None:
+    usage = Usage(
+        input_tokens=1_000_000,
+        cache_read_tokens=200_000,
+        cache_write_tokens=100_000,
+        output_tokens=500_000,
+    )
+    # claude-sonnet-4-6: 0.7M x $3 + 0.2M x $0.30 + 0.1M x $3.75 + 0.5M x $15
+    assert cost_usd("claude-sonnet-4-6", usage) == pytest.approx(2.1 + 0.06 + 0.375 + 7.5)
+
+
+def test_overrides_win_over_the_table() -> None:
+    usage = Usage(input_tokens=1_000_000)
+    assert cost_usd("gpt-4o", usage, {"gpt-4o": Price(1.0, 1.0)}) == pytest.approx(1.0)
+
+
+def answered_by(model: str) -> Server:
+    """A server giving the recorded Chat Completions answer, as if `model` had written it."""
+    body = dict(load_cassette("openai/test_openai_instructions.yaml")[0]["response"]["parsed_body"])
+    body["model"] = model
+    return Server([httpx2.Response(200, json=body)])
+
+
+async def test_a_hosted_model_without_a_price_warns_and_costs_nothing() -> None:
+    server = answered_by("gpt-9-experimental")
+    provider = OpenAIProvider("gpt-9-experimental", api_key="k", http_client=server.client())
+
+    with pytest.warns(UnpricedModelWarning, match="gpt-9-experimental"):
+        response = await provider.complete([Message.user("hi")], [])
+
+    assert response.usage.cost_usd == 0.0 and response.usage.input_tokens > 0
+
+
+async def test_a_local_server_model_is_free_without_a_warning() -> None:
+    server = answered_by("llama3.2")
+    provider = OllamaProvider("llama3.2", http_client=server.client())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnpricedModelWarning)
+        response = await provider.complete([Message.user("hi")], [])
+
+    assert response.usage.cost_usd == 0.0
