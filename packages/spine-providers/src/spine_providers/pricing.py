@@ -39,12 +39,26 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per million tokens: uncached input, output, cache reads and cache writes."""
+    """USD per million tokens: uncached input, output (reasoning included), cache reads and
+    cache writes; a cache rate left as None is the input rate."""
 
     input: float
     output: float
-    cache_read: float = 0.0
-    cache_write: float = 0.0
+    cache_read: float | None = None
+    cache_write: float | None = None
+
+    def cost_usd(self, usage: Usage) -> float:
+        """The USD cost of `usage`, whose `input_tokens` include cache reads and writes."""
+        cache_read = self.input if self.cache_read is None else self.cache_read
+        cache_write = self.input if self.cache_write is None else self.cache_write
+        uncached = max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0)
+        total = (
+            uncached * self.input
+            + usage.cache_read_tokens * cache_read
+            + usage.cache_write_tokens * cache_write
+            + usage.output_tokens * self.output
+        )
+        return total / 1_000_000
 
 
 PRICES: dict[str, Price] = {
@@ -157,13 +171,4 @@ def cost_usd(model: str, usage: Usage, overrides: Mapping[str, Price] | None = N
     `input_tokens - cache_read_tokens - cache_write_tokens`. Returns 0.0 for unknown models.
     """
     price = find_price(model, overrides)
-    if price is None:
-        return 0.0
-    uncached = max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0)
-    total = (
-        uncached * price.input
-        + usage.cache_read_tokens * price.cache_read
-        + usage.cache_write_tokens * price.cache_write
-        + usage.output_tokens * price.output
-    )
-    return total / 1_000_000
+    return 0.0 if price is None else price.cost_usd(usage)

@@ -134,7 +134,7 @@ class AgentSpec(BaseModel):
     description: str | None = Field(default=None, description="What the agent is for.")
     model: str = Field(
         pattern=r"^[A-Za-z0-9_.\-]+(:.*)?$",
-        description="`scheme:model`, e.g. `anthropic:claude-sonnet-4-5` or `test`.",
+        description="`scheme:model`, e.g. `anthropic:claude-sonnet-4-6` or `test`.",
     )
     system: str | None = Field(default=None, description="The system prompt, inline.")
     system_file: str | None = Field(
