@@ -74,7 +74,7 @@ def test_bad_dataset_is_one_line_naming_file_and_case(spine: SpineRunner, write:
     done = spine("eval", str(QUICKSTART), str(data))
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
-    assert "d.yaml: case 1: field 'input' is required" in done.stderr
+    assert "d.yaml:3: case 1: field 'input' is required" in done.stderr
 
 
 def test_unknown_scorer_lists_the_installed_ones(spine: SpineRunner) -> None:

@@ -53,8 +53,18 @@ def test_error_names_file_case_index_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.yaml", "cases:\n  - input: ok\n  - input: x\n    tags: 5\n")
     with pytest.raises(DatasetError) as info:
         load_dataset(path)
-    message = str(info.value)
-    assert "bad.yaml" in message and "case 1" in message and "'tags'" in message
+    assert str(info.value).startswith(f"{path}:4: case 1 ('case-2'): field 'tags'")
+
+
+def test_errors_name_the_line_of_the_case_or_its_field(tmp_path: Path) -> None:
+    text = "name: d\ncases:\n  - input: a\n  - id: b\n    input: b\n    scorers: [exat_match]\n"
+    path = write(tmp_path, "lines.yaml", text)
+    with pytest.raises(DatasetError) as info:
+        load_dataset(path)
+    assert str(info.value).startswith(f"{path}:6: case 1: scorers[0]: ")
+    with pytest.raises(DatasetError) as info:
+        load_dataset(write(tmp_path, "noinput.yaml", "- input: a\n- id: b\n"))
+    assert str(info.value) == f"{tmp_path / 'noinput.yaml'}:2: case 1: field 'input' is required"
 
 
 def test_missing_input_and_unknown_field_are_reported(tmp_path: Path) -> None:

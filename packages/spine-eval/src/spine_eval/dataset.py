@@ -134,11 +134,15 @@ def load_dataset(path: str | Path) -> Dataset:
         if unknown:
             raise DatasetError(f"{path}: unknown top-level field(s): {', '.join(sorted(unknown))}")
         name = str(data.get("name") or name)
-        shared = _scorers(path, data.get("scorers") or [], "scorers")
+        shared = _scorers(path, data.get("scorers") or [], f"{path}: scorers")
         data = data.get("cases")
     if not isinstance(data, list):
         raise DatasetError(f"{path}: expected a list of cases (or a mapping with 'cases:')")
-    cases = [_case(path, index, raw) for index, raw in enumerate(data)]
+    lines = _case_lines(text) if _format(path) == "YAML" else []
+    cases = [
+        _case(path, index, raw, lines[index] if index < len(lines) else None)
+        for index, raw in enumerate(data)
+    ]
     try:
         return Dataset(name=name, cases=cases, scorers=shared)
     except ValidationError as exc:
@@ -149,22 +153,50 @@ def _format(path: Path) -> str:
     return "JSON" if path.suffix.lower() == ".json" else "YAML"
 
 
-def _case(path: Path, index: int, raw: Any) -> Case:
-    where = f"{path}: case {index}"
+_Lines = tuple[int, dict[str, int]]
+"""A YAML case's 1-based line and the line of each of its keys."""
+
+
+def _case_lines(text: str) -> list[_Lines]:
+    """The line of every case in a YAML dataset (a list, or the list under `cases:`)."""
+    root = yaml.compose(text)
+    if isinstance(root, yaml.MappingNode):
+        root = next((v for k, v in root.value if getattr(k, "value", None) == "cases"), None)
+    if not isinstance(root, yaml.SequenceNode):
+        return []
+    found = []
+    for item in root.value:
+        keys = {}
+        if isinstance(item, yaml.MappingNode):
+            keys = {str(k.value): k.start_mark.line + 1 for k, _ in item.value}
+        found.append((item.start_mark.line + 1, keys))
+    return found
+
+
+def _case(path: Path, index: int, raw: Any, lines: _Lines | None) -> Case:
+    case_line, key_lines = lines if lines is not None else (None, {})
+
+    def at(key: str | None = None) -> str:
+        line = key_lines.get(key, case_line) if key is not None else case_line
+        return f"{path}:{line}: case {index}" if line is not None else f"{path}: case {index}"
+
     if not isinstance(raw, dict):
-        raise DatasetError(f"{where}: expected a mapping, got {type(raw).__name__}")
+        raise DatasetError(f"{at()}: expected a mapping, got {type(raw).__name__}")
     if "input" not in raw:
-        raise DatasetError(f"{where}: field 'input' is required")
+        raise DatasetError(f"{at()}: field 'input' is required")
     fields = dict(raw)
     fields.setdefault("id", f"case-{index + 1}")
     fields["id"] = str(fields["id"])
-    fields["scorers"] = _scorers(path, fields.get("scorers") or [], f"case {index}: scorers")
+    fields["scorers"] = _scorers(path, fields.get("scorers") or [], f"{at('scorers')}: scorers")
     try:
         return Case.model_validate(fields)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in err["loc"]) or "(case)"
-        raise DatasetError(f"{where} ('{fields['id']}'): field '{field}': {err['msg']}") from None
+        first = str(err["loc"][0]) if err["loc"] else None
+        raise DatasetError(
+            f"{at(first)} ('{fields['id']}'): field '{field}': {err['msg']}"
+        ) from None
 
 
 def _scorers(path: Path, raw: Any, where: str) -> list[ScorerSpec]:
@@ -176,6 +208,6 @@ def _scorers(path: Path, raw: Any, where: str) -> list[ScorerSpec]:
             spec = parse_scorer_spec(item)
             build_scorer(spec)
         except (SpineError, ValueError, TypeError) as exc:
-            raise DatasetError(f"{path}: {where}[{i}]: {exc}") from None
+            raise DatasetError(f"{where}[{i}]: {exc}") from None
         specs.append(spec)
     return specs
