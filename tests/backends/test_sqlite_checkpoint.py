@@ -82,3 +82,25 @@ async def test_put_writes_only_new_message_rows(tmp_path: Path) -> None:
     # rows written by the first put were left alone (not rewritten), the new one appended
     assert [m.content for m in loaded.messages[:2]] == ["", ""]
     assert loaded.messages[-1].content == "new"
+
+
+@pytest.mark.anyio
+async def test_stores_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    # Several workers (e.g. `spine eval` cases) create the same new database together; the
+    # losers of the race to switch it to WAL must wait, not fail with "database is locked".
+    import anyio
+
+    for trial in range(25):
+        path = tmp_path / f"trial{trial}" / "state.db"
+        stores = [SQLiteCheckpoint(path) for _ in range(8)]
+
+        async def save(index: int, store: SQLiteCheckpoint) -> None:
+            await store.put(State(session_id=f"s{index}", messages=[Message.user("hi")]))
+
+        async with anyio.create_task_group() as tg:
+            for index, store in enumerate(stores):
+                tg.start_soon(save, index, store)
+        listed = await stores[0].list()
+        for store in stores:
+            await store.aclose()
+        assert sorted(info.session_id for info in listed) == [f"s{i}" for i in range(8)]

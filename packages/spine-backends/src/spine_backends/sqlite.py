@@ -108,11 +108,27 @@ class SQLiteCheckpoint:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            con.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(con)
             con.execute(f"PRAGMA synchronous = {self._synchronous}")
             con.executescript(_SCHEMA.format(h=self._h, m=self._m))
             self._con = con
         return self._con
+
+    def _enable_wal(self, con: sqlite3.Connection) -> None:
+        """Switch to WAL. On a new file several connections may race to do it, and SQLite
+        answers the losers SQLITE_BUSY at once, without its busy handler: retry until
+        `busy_timeout_s` has passed."""
+        deadline = time.monotonic() + self._busy_ms / 1000
+        while True:
+            try:
+                con.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    con.close()
+                    raise
+                time.sleep(0.005)
 
     async def _call(self, func: Callable[..., T], *args: Any) -> T:
         if self._limiter is None:

@@ -116,7 +116,7 @@ def load_dataset(path: str | Path) -> Dataset:
 
     Raises:
         DatasetError: the file is missing or malformed, or a case is invalid; the message names
-            the file, the case index and the field.
+            the file, the line (YAML), the case index and the field.
     """
     path = Path(path)
     try:
