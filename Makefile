@@ -34,7 +34,7 @@ docs: setup
 	$(PY) -m mkdocs build --strict
 
 bench: setup services
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@status=0; for b in bench/*.py; do echo "== $$b"; $(PY) $$b || status=1; done; exit $$status
 
 demo: setup
 	.venv/bin/spine run examples/quickstart/agent.yaml "$(DEMO_QUESTION)"
