@@ -361,17 +361,21 @@ def _flatten(tools: Iterable[Tool | Iterable[Tool]]) -> Iterable[Tool]:
 
 
 def _no_running_loop(name: str, async_name: str) -> None:
-    asyncio = sys.modules.get("asyncio")  # never imported means no asyncio loop is running
-    try:
-        if asyncio is None:
-            raise RuntimeError
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if _in_event_loop():
+        raise RuntimeError(
+            f"Agent.{name}() was called inside a running event loop; "
+            f"use `await agent.{async_name}(...)` instead"
+        )
+
+
+def _in_event_loop() -> bool:
+    """True inside a running asyncio or trio loop (asyncio never imported means none runs)."""
+    asyncio = sys.modules.get("asyncio")
+    probes = ([asyncio.get_running_loop] if asyncio is not None else []) + [anyio.get_current_task]
+    for probe in probes:
         try:
-            anyio.get_current_task()
+            probe()
+            return True
         except RuntimeError:
-            return
-    raise RuntimeError(
-        f"Agent.{name}() was called inside a running event loop; "
-        f"use `await agent.{async_name}(...)` instead"
-    )
+            pass
+    return False

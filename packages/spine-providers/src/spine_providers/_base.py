@@ -14,7 +14,7 @@ from spine_core.messages import Message, ModelResponse, Role, Usage
 from spine_core.providers import StreamChunk, ToolSpec
 
 from .errors import to_provider_error
-from .pricing import Price, cost_usd, find_price, warn_unpriced
+from .pricing import Price, find_price, warn_unpriced
 
 __all__ = ["BaseProvider", "PendingToolCall", "alternating_turns", "parse_arguments", "system_text"]
 
@@ -248,10 +248,13 @@ class BaseProvider(ABC):
 
     def _priced(self, usage: Usage, model: str | None = None) -> Usage:
         usage.requests = 1
-        name = model if model and find_price(model, self.prices) else self.model
-        if self.warn_unpriced and find_price(name, self.prices) is None:
-            warn_unpriced(name)
-        usage.cost_usd = cost_usd(name, usage, self.prices)
+        # The model the response names (a dated snapshot), else the one this provider asked for.
+        price = find_price(model, self.prices) if model else None
+        if price is None:
+            price = find_price(self.model, self.prices)
+        if price is None and self.warn_unpriced:
+            warn_unpriced(self.model)
+        usage.cost_usd = 0.0 if price is None else price.cost_usd(usage)
         return usage
 
     def _http_options(self, base_url: str | None) -> dict[str, Any]:
