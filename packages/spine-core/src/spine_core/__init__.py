@@ -1,6 +1,7 @@
 """Spine's kernel: the agent loop, tools, middleware, state, storage contracts and registries."""
 
-from .agent import Agent
+from .agent import Agent, RunStream
+from .chain import MiddlewareChain
 from .checkpoint import CheckpointInfo, CheckpointStore, InMemoryCheckpointStore
 from .context import Decision, StepContext, ToolContext
 from .doubles import FunctionProvider, ScriptedProvider, TestProvider
@@ -10,6 +11,7 @@ from .errors import (
     PluginNotFoundError,
     ProviderError,
     ProviderErrorKind,
+    ResumeError,
     SpineError,
     ToolValidationError,
     parse_retry_after,
@@ -28,9 +30,18 @@ from .messages import (
     Thinking,
     ToolCall,
     Usage,
+    normalize_finish_reason,
 )
 from .middleware import ErrorAction, Middleware, StopRun
-from .providers import ChunkType, Provider, StreamChunk, StreamingProvider, ToolSpec
+from .providers import (
+    ChunkType,
+    Provider,
+    StreamChunk,
+    StreamingProvider,
+    ToolSchema,
+    provider_model,
+    provider_name,
+)
 from .registry import (
     available,
     lookup,
@@ -44,7 +55,7 @@ from .registry import (
     resolve_provider,
 )
 from .result import Result
-from .state import STATE_VERSION, InterruptRequest, SessionStatus, State, migrate
+from .state import STATE_VERSION, InterruptRequest, RunStatus, State, migrate
 from .stop import StopReason
 from .tools import Interrupt, Tool, raw_tool, tool, tool_output_text
 from .tracing import EventType, TraceEvent, Tracer
@@ -76,6 +87,7 @@ __all__ = [
     "MemoryRecord",
     "Message",
     "Middleware",
+    "MiddlewareChain",
     "ModelResponse",
     "OutputValidationError",
     "Part",
@@ -84,9 +96,11 @@ __all__ = [
     "ProviderError",
     "ProviderErrorKind",
     "Result",
+    "ResumeError",
     "Role",
+    "RunStatus",
+    "RunStream",
     "ScriptedProvider",
-    "SessionStatus",
     "SpineError",
     "State",
     "StepContext",
@@ -100,7 +114,7 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolContext",
-    "ToolSpec",
+    "ToolSchema",
     "ToolValidationError",
     "TraceEvent",
     "Tracer",
@@ -108,7 +122,10 @@ __all__ = [
     "available",
     "lookup",
     "migrate",
+    "normalize_finish_reason",
     "parse_retry_after",
+    "provider_model",
+    "provider_name",
     "raw_tool",
     "register_checkpoint",
     "register_embedder",

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .errors import ProviderError, ProviderErrorKind
+from .errors import ProviderError, ProviderErrorKind, SpineError
 from .messages import ModelResponse
 from .middleware import ErrorAction, StopRun
-from .providers import ChunkType
+from .providers import ChunkType, provider_model, provider_name
 from .tracing import EventType
 
 if TYPE_CHECKING:
@@ -21,27 +21,26 @@ async def call_model(run: Run) -> ModelResponse | None:
     Raises:
         ProviderError: the call failed and no middleware recovered it.
     """
-    agent, ctx = run.agent, run.ctx
-    hooks = agent._hooks
-    ctx.messages = [*agent._prefix, *run.state.messages]
+    ctx, chain = run.ctx, run.agent.chain
+    hooked = chain.has("before_model")
+    ctx.messages = run.model_messages()
     # Hooks may edit tools and settings in place: give them copies; without hooks, share.
-    ctx.tools = list(agent.tools) if hooks.before_model else agent._tool_list
-    ctx.settings = dict(agent.settings) if hooks.before_model else agent.settings
-    ctx.provider = agent.provider
+    ctx.tools = list(run.agent.tools.values())
+    ctx.settings = dict(run.settings) if hooked else run.settings
+    ctx.response = None
+    ctx.force_continue = False
     ctx.attempt = 0
-    response: ModelResponse | None = None
-    for hook in hooks.before_model:
-        response = await hook(ctx)
-        if response is not None:
-            break
-    if response is None:
+    if hooked:
+        await chain.before_model(ctx)
+    if ctx.response is None:
         response = await _call_with_retries(run)
         if response is None:
             return None
-    for after in hooks.after_model:
-        replaced = await after(ctx, response)
-        if replaced is not None:
-            response = replaced
+        ctx.response = response
+    await chain.after_model(ctx)
+    if ctx.response is None:
+        raise SpineError("an after_model hook removed the response (set ctx.response instead)")
+    response = ctx.response
     message = response.message
     run.tracer.emit(
         EventType.MODEL_RESPONSE,
@@ -55,16 +54,21 @@ async def call_model(run: Run) -> ModelResponse | None:
 
 
 async def _call_with_retries(run: Run) -> ModelResponse | None:
-    ctx, hooks, tracer = run.ctx, run.agent._hooks, run.tracer
+    ctx, chain, tracer = run.ctx, run.agent.chain, run.tracer
     while True:
         provider = ctx.provider
         tracer.emit(
-            EventType.MODEL_CALL, provider=provider.name, model=provider.model, attempt=ctx.attempt
+            EventType.MODEL_CALL,
+            provider=provider_name(provider),
+            model=provider_model(provider),
+            attempt=ctx.attempt,
         )
+        schemas = run.tool_schemas(ctx.tools)
         try:
-            if run.streaming and hasattr(provider, "stream"):
-                return await _stream(run)
-            return await provider.complete(ctx.messages, ctx.tools, **ctx.settings)
+            if hasattr(provider, "stream") and (run.streaming or not hasattr(provider, "complete")):
+                return await _stream(run, provider, schemas)
+            response: ModelResponse = await provider.complete(ctx.messages, schemas, **ctx.settings)
+            return response
         except StopRun:
             raise
         except ProviderError as exc:
@@ -73,15 +77,11 @@ async def _call_with_retries(run: Run) -> ModelResponse | None:
             error = ProviderError(
                 f"{type(exc).__name__}: {exc}",
                 kind=ProviderErrorKind.UNKNOWN,
-                provider=provider.name,
-                model=provider.model,
+                provider=provider_name(provider),
+                model=provider_model(provider),
             )
             error.__cause__ = exc
-        action: ErrorAction | None = None
-        for hook in hooks.on_error:
-            action = await hook(ctx, error)
-            if action is not None:
-                break
+        action = await chain.on_error(ctx, error)
         tracer.emit(EventType.ERROR, error=error.to_dict(), action=action and action.value)
         if action in (ErrorAction.RETRY, ErrorAction.FALLBACK):
             if ctx.attempt + 1 < run.guards.max_retries_per_step:
@@ -92,21 +92,33 @@ async def _call_with_retries(run: Run) -> ModelResponse | None:
         raise error
 
 
-async def _stream(run: Run) -> ModelResponse:
+async def _stream(run: Run, provider: Any, schemas: list[dict[str, Any]]) -> ModelResponse:
     ctx, tracer = run.ctx, run.tracer
     response: ModelResponse | None = None
-    async for chunk in ctx.provider.stream(ctx.messages, ctx.tools, **ctx.settings):  # type: ignore[attr-defined]
-        if chunk.type is ChunkType.TEXT:
-            tracer.emit(EventType.TOKEN, text=chunk.text)
-        elif chunk.type is ChunkType.THINKING:
-            tracer.emit(EventType.THINKING, text=chunk.text)
-        elif chunk.type is ChunkType.RESPONSE:
+    async for chunk in provider.stream(ctx.messages, schemas, **ctx.settings):
+        kind = chunk.type
+        if kind is ChunkType.TEXT:
+            if chunk.delta:
+                tracer.emit(EventType.TOKEN, text=chunk.delta)
+        elif kind is ChunkType.RESPONSE:
             response = chunk.response
+            if chunk.delta:
+                tracer.emit(EventType.TOKEN, text=chunk.delta)
+        elif kind is ChunkType.THINKING:
+            tracer.emit(EventType.THINKING, text=chunk.delta)
+        elif kind is ChunkType.TOOL_CALL:
+            tracer.emit(
+                EventType.TOOL_CALL_DELTA,
+                index=chunk.index,
+                id=chunk.tool_call_id,
+                name=chunk.tool_name,
+                arguments_delta=chunk.arguments_delta,
+            )
     if response is None:
         raise ProviderError(
             "the stream ended without a final response",
             kind=ProviderErrorKind.CONNECTION,
-            provider=ctx.provider.name,
-            model=ctx.provider.model,
+            provider=provider_name(provider),
+            model=provider_model(provider),
         )
     return response

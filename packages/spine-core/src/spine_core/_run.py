@@ -1,8 +1,8 @@
 """One invocation of the agent loop over a session's state.
 
 Each step: resolve pending tool calls, check cancellation and guards, call the model, bank
-usage, checkpoint; a response without tool calls ends the turn (after typed-output
-validation, which may ask the model to repair its answer).
+usage, checkpoint; a response without tool calls ends the run (after typed-output validation,
+which may ask the model to repair its answer, and unless a middleware set `force_continue`).
 """
 
 from __future__ import annotations
@@ -23,28 +23,44 @@ from .errors import CheckpointConflict, OutputValidationError, ProviderError
 from .guards import Guards
 from .messages import Message, Role, ToolCall
 from .middleware import StopRun
+from .providers import Provider
 from .result import Result
-from .state import SessionStatus, State
+from .state import RunStatus, State
 from .stop import StopReason
+from .tools import Tool
 from .tracing import EventType, TraceEvent, Tracer
 
 if TYPE_CHECKING:
     from .agent import Agent
 
 _STATUS = {
-    StopReason.FINAL: SessionStatus.COMPLETED,
-    StopReason.INTERRUPT: SessionStatus.INTERRUPTED,
-    StopReason.CANCELLED: SessionStatus.CANCELLED,
-    StopReason.ERROR: SessionStatus.FAILED,
+    StopReason.FINAL: RunStatus.DONE,
+    StopReason.INTERRUPT: RunStatus.INTERRUPTED,
+    StopReason.CANCELLED: RunStatus.CANCELLED,
+    StopReason.ERROR: RunStatus.ERROR,
 }
-
+# Reasons whose Result carries the last assistant text as its answer (the reference's rule).
+_PARTIAL_ANSWER = frozenset(
+    {
+        StopReason.MAX_STEPS,
+        StopReason.MAX_COST,
+        StopReason.MAX_TOKENS,
+        StopReason.TIMEOUT,
+        StopReason.MAX_DEPTH,
+        StopReason.CANCELLED,
+    }
+)
 
 # Seconds a cancelled run may spend checkpointing itself as cancelled (shielded).
 _FINISH_ON_CANCEL_S = 5.0
 
 
 class Run:
-    """The loop's working set for one `run` / `resume` / `stream` call."""
+    """The loop's working set for one `run` / `resume` / `stream` call.
+
+    Per-run options (`deps`, `settings`, `provider`, `system`) live here, never on the shared
+    `Agent`, so concurrent runs of one agent never see each other's.
+    """
 
     def __init__(
         self,
@@ -54,7 +70,10 @@ class Run:
         guards: Guards | None = None,
         sink: MemoryObjectSendStream[TraceEvent] | None = None,
         should_cancel: Callable[[], bool] | None = None,
-        decision: Decision | None = None,
+        deps: Any = None,
+        settings: dict[str, Any] | None = None,
+        provider: Provider | None = None,
+        system: str | None = None,
     ) -> None:
         self.agent = agent
         self.state = state
@@ -63,35 +82,56 @@ class Run:
         self.tracer.step = state.step
         self.streaming = sink is not None
         self.should_cancel = should_cancel
-        self.decision = decision
+        self.settings = {**agent.settings, **settings} if settings else agent.settings
+        self.system = system
+        self.output_spec = agent.output_spec
         self.started = time.monotonic()
         timeout = self.guards.timeout_s
         self.deadline = None if timeout is None else self.started + timeout
-        self.ctx = StepContext(
-            agent=agent.name,
-            state=state,
-            tracer=self.tracer,
-            provider=agent.provider,
-            messages=[],
-            tools=[],
-            settings={},
-            deadline=self.deadline,
-        )
+        ctx: StepContext[Any] = StepContext(state, state.messages, [], provider or agent.provider)
+        ctx.agent = agent.label
+        ctx.tracer = self.tracer
+        ctx.deadline = self.deadline
+        ctx.deps = deps
+        self.ctx = ctx
         self.output: Any = None
         self.repairs = 0
         self.result: Result | None = None
+        self._schemas: tuple[list[Tool], list[dict[str, Any]]] = ([], [])
 
     def cancelled(self) -> bool:
         return self.should_cancel is not None and self.should_cancel()
 
     def take_decision(self, call: ToolCall) -> Decision | None:
-        """The human decision for `call`, if the pending interrupt is about it."""
-        pending = self.state.interrupt
+        """The human decision for `call`, if the pending interrupt is about it (claimed by
+        `Agent.resume`); clears the pause."""
+        pending = self.state.pending
         if pending is None or pending.tool_call.id != call.id:
             return None
-        self.state.interrupt = None
-        decision, self.decision = self.decision, None
-        return decision
+        self.state.pending = None
+        return Decision(**pending.decision) if pending.decision else None
+
+    def model_messages(self) -> list[Message]:
+        """What the model is sent: the history itself, with this run's `system` override in
+        place of the stored system prompt (or the agent's prompt before a history stored
+        without one, as sessions from before version 3 are)."""
+        messages = self.state.messages
+        stored = bool(messages) and messages[0].role is Role.SYSTEM
+        if self.system is not None:
+            return [Message.system(self.system), *(messages[1:] if stored else messages)]
+        if not stored and self.agent.system:
+            return [Message.system(self.agent.system), *messages]
+        return messages
+
+    def tool_schemas(self, tools: list[Tool]) -> list[dict[str, Any]]:
+        """`Tool.schema` of each tool, rebuilt only when the tool list changes."""
+        cached_tools, schemas = self._schemas
+        if len(cached_tools) != len(tools) or any(
+            a is not b for a, b in zip(cached_tools, tools, strict=True)
+        ):
+            schemas = [t.schema for t in tools]
+            self._schemas = (list(tools), schemas)
+        return schemas
 
     async def save(self) -> None:
         """Checkpoint the state. Stores make `put` atomic, so a run cancelled mid-write keeps
@@ -102,8 +142,7 @@ class Run:
         error: Exception | None = None
         message = ""
         try:
-            for hook in self.agent._hooks.on_run_start:
-                await hook(self.ctx)
+            await self.agent.chain.on_run_start(self.state)
             if self.deadline is None:
                 reason = await self._loop()
             else:
@@ -134,18 +173,16 @@ class Run:
             anyio.move_on_after(_FINISH_ON_CANCEL_S),
             contextlib.suppress(CheckpointConflict),
         ):
-            self.result = await self._finish(
-                StopReason.CANCELLED, None, "the caller cancelled the run"
-            )
+            self.result = await self._finish(StopReason.CANCELLED, None, "")
 
     async def _loop(self) -> StopReason:
-        state, agent, tracer = self.state, self.agent, self.tracer
+        state, tracer = self.state, self.tracer
         last = state.messages[-1] if state.messages else None
-        if (  # resumed after the final answer was checkpointed: the turn is already done
+        if (  # resumed after the final answer was checkpointed: the run is already done
             last is not None
             and last.role is Role.ASSISTANT
             and not last.tool_calls
-            and (agent._output is None or self._accept_output(last))
+            and (self.output_spec is None or self._accept_output(last))
         ):
             return StopReason.FINAL
         pending = state.pending_tool_calls()
@@ -156,12 +193,7 @@ class Run:
                     return paused
             if self.cancelled():
                 return StopReason.CANCELLED
-            tripped = self.guards.check(
-                steps=state.step,
-                usage=state.usage,
-                elapsed_s=time.monotonic() - self.started,
-                depth=state.depth,
-            )
+            tripped = self.guards.check(state, time.monotonic() - self.started)
             if tripped is not None:
                 tracer.emit(EventType.GUARD_TRIP, reason=tripped.value)
                 return tripped
@@ -176,20 +208,16 @@ class Run:
             state.usage.add(response.usage)
             state.messages.append(response.message)
             pending = response.message.tool_calls
-            if (
-                not pending
-                and agent._output is not None
-                and not self._accept_output(response.message)
-            ):
-                await self.save()
-                continue
             await self.save()
-            if not pending:
+            if pending or self.ctx.force_continue:
+                continue
+            if self.output_spec is None or self._accept_output(response.message):
                 return StopReason.FINAL
+            await self.save()  # the repair request
 
     def _accept_output(self, message: Message) -> bool:
         """Validate the typed output; False after appending a repair request."""
-        spec = self.agent._output
+        spec = self.output_spec
         assert spec is not None
         try:
             self.output = spec.parse(message.text)
@@ -207,24 +235,28 @@ class Run:
     async def _finish(self, reason: StopReason, error: Exception | None, message: str) -> Result:
         state = self.state
         state.stopped_reason = reason
-        state.status = _STATUS.get(reason, SessionStatus.STOPPED)
-        error_data = None
+        state.status = _STATUS.get(reason, RunStatus.DONE)
+        error_detail = None
         if error is not None:
-            error_data = (
+            error_detail = (
                 error.to_dict()
                 if isinstance(error, ProviderError)
                 else {"type": type(error).__name__, "message": str(error)}
             )
-            self.tracer.emit(EventType.ERROR, error=error_data)
-        answer = ""
+            self.tracer.emit(EventType.ERROR, error=error_detail)
+        answer: str | None = None
         if reason is StopReason.FINAL:
             last = state.messages[-1] if state.messages else None
             answer = last.text if last is not None and last.role is Role.ASSISTANT else ""
             self.tracer.emit(EventType.FINAL, answer=answer)
+        elif reason in _PARTIAL_ANSWER:
+            answer = _last_text(state.messages)
+        elif reason is not StopReason.ERROR and reason is not StopReason.INTERRUPT:
+            answer = message or None  # a StopRun's explanation (guardrail, loop, ...)
         await self.save()
         token = None
-        if reason is StopReason.INTERRUPT and state.interrupt is not None:
-            token = f"{state.session_id}:{state.interrupt.id}"
+        if reason is StopReason.INTERRUPT and state.pending is not None:
+            token = f"{state.session_id}:{state.pending.id}"
         elif reason is StopReason.CANCELLED:
             token = f"{state.session_id}:"
         result = Result(
@@ -235,12 +267,15 @@ class Run:
             trace=self.tracer.events,
             usage=state.usage.model_copy(),
             resume_token=token,
-            interrupt=state.interrupt if reason is StopReason.INTERRUPT else None,
-            error=error_data,
-            message=message,
+            interrupt=state.pending if reason is StopReason.INTERRUPT else None,
+            error=(message or reason.value) if reason is StopReason.ERROR else None,
+            error_detail=error_detail,
         )
-        for hook in self.agent._hooks.on_run_end:
-            replaced = await hook(self.ctx, result)
-            if replaced is not None:
-                result = replaced
-        return result
+        return await self.agent.chain.on_run_end(state, result)
+
+
+def _last_text(messages: list[Message]) -> str | None:
+    for message in reversed(messages):
+        if message.role is Role.ASSISTANT and message.text:
+            return message.text
+    return None

@@ -35,7 +35,7 @@ async def run_tool_calls(run: Run, calls: list[ToolCall]) -> StopReason | None:
     """Answer `calls` (the pending calls of the last assistant message), checkpointing as
     results land. Returns interrupt / cancelled when the batch pauses, else None."""
     decision = run.take_decision(calls[0])
-    needs_approval = [run.agent._needs_approval(call) for call in calls]
+    needs_approval = [run.agent.needs_approval(call) for call in calls]
     if run.agent.parallel_tools and len(calls) > 1 and decision is None and not any(needs_approval):
         return await _parallel(run, calls)
     for index, call in enumerate(calls):
@@ -46,14 +46,19 @@ async def run_tool_calls(run: Run, calls: list[ToolCall]) -> StopReason | None:
             question = (
                 f"Approve the call to '{call.name}' with arguments {json.dumps(call.arguments)}?"
             )
-            return _pause(run, call, "approval", question, {})
+            data = {"tool": call.name, "arguments": call.arguments}
+            return _pause(run, call, "approval", question, data)
         outcome = await _execute(run, call, given)
         if outcome.interrupt is not None:
             interrupt = outcome.interrupt
             return _pause(run, call, interrupt.kind, interrupt.question, interrupt.data)
-        run.state.messages.append(Message.tool(call, outcome.text, is_error=outcome.is_error))
+        run.state.messages.append(_result_message(call, outcome))
         await run.save()
     return None
+
+
+def _result_message(call: ToolCall, outcome: _Outcome) -> Message:
+    return Message.tool(outcome.text, call.id, call.name, is_error=outcome.is_error)
 
 
 async def _parallel(run: Run, calls: list[ToolCall]) -> StopReason | None:
@@ -74,7 +79,7 @@ async def _parallel(run: Run, calls: list[ToolCall]) -> StopReason | None:
     paused = None
     for call, outcome in zip(calls, outcomes, strict=True):
         if outcome.interrupt is None:
-            run.state.messages.append(Message.tool(call, outcome.text, is_error=outcome.is_error))
+            run.state.messages.append(_result_message(call, outcome))
         elif paused is None:
             paused = (call, outcome.interrupt)
     await run.save()
@@ -94,48 +99,43 @@ def _pause(
     request = InterruptRequest(
         id=uuid.uuid4().hex[:16], kind=kind, tool_call=call, question=question, data=data
     )
-    run.state.interrupt = request
-    run.tracer.emit(EventType.INTERRUPT, **request.model_dump(mode="json"))
+    run.state.pending = request
+    run.tracer.emit(EventType.INTERRUPT, **request.model_dump(mode="json", exclude={"decision"}))
     return StopReason.INTERRUPT
 
 
 async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outcome:
     agent = run.agent
-    tool = agent._tools_by_name.get(call.name)
-    ctx = ToolContext(run=run.ctx, call=call, tool=tool, arguments=dict(call.arguments))
+    tool = agent.tools.get(call.name)
+    ctx: ToolContext[Any] = ToolContext(run.state, tool, call, run=run.ctx)
     ctx.decision = decision
     run.tracer.emit(EventType.TOOL_CALL, id=call.id, name=call.name, arguments=call.arguments)
-    outcome = _Outcome(is_error=True)
     # A tool that forwards decisions (a sub-agent) is invoked and takes `ctx.decision` itself.
     human = None if tool is not None and tool.forwards_decisions else decision
     if human is not None and human.action == "reject":
-        outcome.text = "The user rejected this tool call" + (
+        ctx.result = "The user rejected this tool call" + (
             f": {human.reason}" if human.reason else "."
         )
+        ctx.is_error = True
     elif human is not None and human.action == "answer":
-        outcome = _Outcome(text=human.answer or "")
+        ctx.result = human.answer or ""
     elif call.arguments_error is not None:
-        outcome.text = f"Invalid arguments for tool '{call.name}': {call.arguments_error}"
+        ctx.result = f"Invalid arguments for tool '{call.name}': {call.arguments_error}"
+        ctx.is_error = True
     elif tool is None:
-        names = ", ".join(sorted(agent._tools_by_name)) or "none"
-        outcome.text = f"Unknown tool '{call.name}'. Available tools: {names}."
+        names = ", ".join(sorted(agent.tools)) or "none"
+        ctx.result = f"Unknown tool '{call.name}'. Available tools: {names}."
+        ctx.is_error = True
     else:
-        short: str | None = None
-        for hook in agent._hooks.before_tool:
-            short = await hook(ctx)
-            if short is not None:
-                break
-        if short is not None:  # the hook answered; it may have flagged the answer an error
-            outcome = _Outcome(text=short, is_error=ctx.is_error)
-        else:
-            outcome = await _invoke(run, ctx)
-        if outcome.interrupt is not None:
-            return outcome
-    for after in agent._hooks.after_tool:
-        ctx.is_error = outcome.is_error
-        replaced = await after(ctx, outcome.text)
-        if replaced is not None:
-            outcome.text = replaced
+        await agent.chain.before_tool(ctx)
+        if not ctx.skip:
+            interrupt = await _invoke(run, ctx)
+            if interrupt is not None:
+                return _Outcome(interrupt=interrupt)
+    await agent.chain.after_tool(ctx)
+    outcome = _Outcome(
+        text=tool_output_text(ctx.result), is_error=ctx.is_error or ctx.error is not None
+    )
     run.tracer.emit(
         EventType.TOOL_RESULT,
         id=call.id,
@@ -146,39 +146,36 @@ async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outc
     return outcome
 
 
-async def _invoke(run: Run, ctx: ToolContext) -> _Outcome:
+async def _invoke(run: Run, ctx: ToolContext[Any]) -> Interrupt | None:
+    """Call the tool, setting `ctx.result` (and `ctx.error` with its text as the result on a
+    failure); returns the tool's `Interrupt` when it asks a human."""
     assert ctx.tool is not None
     while True:
         try:
             if ctx.timeout_s is None:
-                value = await ctx.tool.invoke(ctx.arguments, ctx)
+                ctx.result = await ctx.tool.call(ctx.args, ctx)
             else:
                 with anyio.fail_after(ctx.timeout_s):
-                    value = await ctx.tool.invoke(ctx.arguments, ctx)
-            return _Outcome(text=tool_output_text(value))
+                    ctx.result = await ctx.tool.call(ctx.args, ctx)
+            return None
         except Interrupt as exc:
-            return _Outcome(interrupt=exc)
+            return exc
         except ToolValidationError as exc:
-            return _Outcome(text=str(exc), is_error=True)
+            ctx.error, ctx.result = exc, str(exc)
+            return None
         except StopRun:
             raise
         except Exception as exc:
-            action: ErrorAction | None = None
-            for hook in run.agent._hooks.on_error:
-                action = await hook(ctx, exc)
-                if action is not None:
-                    break
+            action = await run.agent.chain.on_error(ctx, exc)
             if action is ErrorAction.FAIL:
                 raise
             retry = action in (ErrorAction.RETRY, ErrorAction.FALLBACK)
             if retry and ctx.attempt + 1 < run.guards.max_retries_per_step:
                 ctx.attempt += 1
                 continue
+            ctx.error = exc
             if isinstance(exc, TimeoutError) and ctx.timeout_s is not None:
-                return _Outcome(
-                    text=f"Tool '{ctx.call.name}' timed out after {ctx.timeout_s:g} s",
-                    is_error=True,
-                )
-            return _Outcome(
-                text=f"Tool '{ctx.call.name}' failed: {type(exc).__name__}: {exc}", is_error=True
-            )
+                ctx.result = f"Tool '{ctx.call.name}' timed out after {ctx.timeout_s:g} s"
+            else:
+                ctx.result = f"Tool '{ctx.call.name}' failed: {type(exc).__name__}: {exc}"
+            return None

@@ -7,44 +7,44 @@ import functools
 import math
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Any, Literal, NoReturn
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
+from typing import Any, NoReturn
 
 import anyio
 
-from ._hooks import Hooks
 from ._output import OutputSpec
 from ._run import Run
+from .chain import MiddlewareChain
 from .checkpoint import CheckpointStore, InMemoryCheckpointStore
 from .context import Decision, ToolContext
-from .errors import SpineError
+from .errors import CheckpointConflict, ResumeError, SpineError
 from .guards import Guards
-from .messages import Message, Usage
+from .messages import Message, Role, ToolCall, Usage
 from .providers import Provider
 from .registry import resolve_provider
 from .result import Result
-from .state import SessionStatus, State
+from .state import InterruptRequest, RunStatus, State
 from .stop import StopReason
-from .tools import Interrupt, Tool, tool
+from .tools import Interrupt, Tool, tool, tool_output_text
 from .tracing import TraceEvent
 
-__all__ = ["Agent"]
+__all__ = ["Agent", "RunStream"]
 
 Input = str | Message | Sequence[Message]
 
 
 class Agent:
-    """An LLM agent: a model, tools, middleware, guards and a checkpoint store.
+    """A configured agent: a provider, tools, guards, a middleware onion and a checkpoint store.
 
     Args:
         model: "scheme:model" (resolved through the provider registry) or a `Provider`.
         tools: `Tool`s, or lists of them.
         guards: Per-run ceilings (default `Guards()`).
-        middleware: Hook objects, outermost first.
+        middleware: Hook objects, outermost first (see `Middleware`).
         checkpoint: Where sessions are stored (default: a new `InMemoryCheckpointStore`).
         provider: An explicit provider instance (overrides `model`).
-        system: System prompt, sent first on every call and never stored in the history.
-        name: Agent name (in traces, states and as the default `as_tool` name).
+        system: System prompt, stored as the first message of each new session.
+        name: Agent name (in traces and states, and the default `as_tool` name).
         parallel_tools: Run a batch of tool calls concurrently (results still appended in
             call order); a batch with an approval-gated call runs sequentially.
         tenant_id: Recorded on every session; budget middleware keys on it.
@@ -53,22 +53,30 @@ class Agent:
         output_retries: Repair requests allowed when the output does not validate.
         settings: Provider settings sent on every call (see `spine_core.providers`).
 
+    Attributes:
+        tools: The tools by name; read it, or add and remove tools by name.
+        chain: The `MiddlewareChain`.
+        last_result: The `Result` of the latest run, resume or stream of this agent. With
+            concurrent runs on one agent, use each call's own return value instead (a stream's
+            result is `stream.result` on `Agent.stream`'s iterator when it ends).
+
     Raises:
         PluginNotFoundError: the model's scheme is not installed.
         TypeError: an entry of `tools` is not a `Tool`.
+        ValueError: two tools share a name.
     """
 
     def __init__(
         self,
         model: str | Provider | None = None,
         *,
-        tools: Iterable[Tool | Iterable[Tool]] = (),
+        tools: Iterable[Tool | Iterable[Tool]] | None = None,
         guards: Guards | None = None,
-        middleware: Sequence[Any] = (),
+        middleware: Sequence[Any] | None = None,
         checkpoint: CheckpointStore | None = None,
         provider: Provider | None = None,
         system: str | None = None,
-        name: str = "agent",
+        name: str | None = None,
         parallel_tools: bool = False,
         tenant_id: str | None = None,
         output_type: Any = None,
@@ -80,50 +88,69 @@ class Agent:
                 raise TypeError("Agent needs a model ('scheme:model') or a provider")
             provider = resolve_provider(model) if isinstance(model, str) else model
         self.provider: Provider = provider
-        self.tools = tuple(_flatten(tools))
-        self._tool_list = list(self.tools)
-        self._tools_by_name = {t.name: t for t in self.tools}
+        self.tools: dict[str, Tool] = {}
+        for item in _flatten(tools or ()):
+            if item.name in self.tools:
+                raise ValueError(f"two tools are named '{item.name}'; tool names must be unique")
+            self.tools[item.name] = item
         self.guards = guards or Guards()
-        self.middleware = tuple(middleware)
-        self._hooks = Hooks.build(self.middleware)
+        self.chain = MiddlewareChain(middleware)
         self.checkpoint: CheckpointStore = checkpoint or InMemoryCheckpointStore()
         self.system = system
-        self._prefix = [Message.system(system)] if system else []
         self.name = name
         self.parallel_tools = parallel_tools
         self.tenant_id = tenant_id
         self.settings = dict(settings or {})
-        self._output = OutputSpec(output_type, output_retries) if output_type is not None else None
-        if self._output is not None:
-            self.settings.update(self._output.settings())
+        self.output_spec = (
+            OutputSpec(output_type, output_retries) if output_type is not None else None
+        )
+        if self.output_spec is not None:
+            self.settings.update(self.output_spec.settings())
         self.last_result: Result | None = None
 
-    def _needs_approval(self, call: Any) -> bool:
-        found = self._tools_by_name.get(call.name)
+    @property
+    def label(self) -> str:
+        """The name used in states and traces: `name`, or "agent"."""
+        return self.name or "agent"
+
+    def needs_approval(self, call: ToolCall) -> bool:
+        """Whether `call` names a tool gated behind human approval."""
+        found = self.tools.get(call.name)
         return found is not None and found.approve
 
-    async def _start(self, input: Input | None, session_id: str | None, depth: int = 0) -> State:
+    async def _start(
+        self,
+        input: Input | None,
+        session_id: str | None,
+        *,
+        depth: int = 0,
+        message_history: Sequence[Message] | None = None,
+    ) -> State:
         state = await self.checkpoint.get(session_id) if session_id else None
         if state is None:
             if input is None:
                 raise SpineError(f"session '{session_id}' not found and no input given")
             state = State(
                 session_id=session_id or uuid.uuid4().hex,
-                agent=self.name,
+                agent=self.label,
                 tenant_id=self.tenant_id,
                 depth=depth,
             )
-        elif input is not None and state.status is SessionStatus.INTERRUPTED:
+            history = list(message_history or ())
+            if self.system and not (history and history[0].role is Role.SYSTEM):
+                state.messages.append(Message.system(self.system))
+            state.messages.extend(history)
+        elif input is not None and state.status is RunStatus.INTERRUPTED:
             raise SpineError(
                 f"session '{state.session_id}' is waiting for a human decision; "
                 "call resume() with its token first"
             )
         if input is None:
-            state.status = SessionStatus.RUNNING
+            state.status = RunStatus.RUNNING
             return state
-        for call in state.pending_tool_calls():  # a stopped turn left calls unanswered
+        for call in state.pending_tool_calls():  # a stopped run left calls unanswered
             note = f"Not executed: the run stopped ({state.stopped_reason or 'unknown'})."
-            state.messages.append(Message.tool(call, note, is_error=True))
+            state.messages.append(Message.tool(note, call.id, call.name, is_error=True))
         if isinstance(input, str):
             state.messages.append(Message.user(input))
         elif isinstance(input, Message):
@@ -132,9 +159,22 @@ class Agent:
             state.messages.extend(input)
         state.step = 0
         state.usage = Usage()
-        state.status = SessionStatus.RUNNING
+        state.status = RunStatus.RUNNING
         state.stopped_reason = None
         return state
+
+    def _run(self, state: State, options: _RunOptions, **kwargs: Any) -> Run:
+        model = options.model
+        provider = resolve_provider(model) if isinstance(model, str) else model
+        return Run(
+            self,
+            state,
+            deps=options.deps,
+            settings=options.settings,
+            provider=provider,
+            system=options.system,
+            **kwargs,
+        )
 
     async def run(
         self,
@@ -142,15 +182,28 @@ class Agent:
         *,
         session_id: str | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        deps: Any = None,
+        settings: dict[str, Any] | None = None,
+        model: str | Provider | None = None,
+        system: str | None = None,
+        message_history: Sequence[Message] | None = None,
     ) -> Result:
-        """Run a turn: add `input` to the session and loop until a stop reason.
+        """Run: add `input` to the session and loop until a stop reason.
 
         Args:
-            input: The user's message(s). None continues the session from its checkpoint
-                (e.g. after a crash) without adding input.
+            input: The user's message (a string, a `Message` or a list of them). None continues
+                the session from its checkpoint (e.g. after a crash) without adding input.
             session_id: Continue this session (created when missing); default a new one.
             should_cancel: Polled before each step and tool call; returning True stops the
                 run with `StopReason.cancelled` and a resume token.
+            deps: Any application object (a database handle, the user); tools get it as
+                `ctx.deps` through a `ToolContext` parameter, middleware through `ctx.deps`.
+            settings: Provider settings for this run only, over the agent's.
+            model: A model ("scheme:model" or a `Provider`) for this run only.
+            system: A system prompt for this run only (replaces the stored one on the calls of
+                this run; the history is not changed).
+            message_history: Messages that seed a new session (ignored when the session
+                exists); the agent's system prompt goes first unless they start with one.
 
         A cancel from the caller's side (an enclosing `anyio.move_on_after`, a cancelled task)
         also checkpoints the session as cancelled before the cancellation propagates;
@@ -160,106 +213,115 @@ class Agent:
             CheckpointConflict: another worker committed to the session first.
             SpineError: the session is waiting on an interrupt, or not found with no input.
         """
-        state = await self._start(input, session_id)
-        run = Run(self, state, should_cancel=should_cancel)
+        options = _RunOptions(deps, settings, model, system)
+        state = await self._start(input, session_id, message_history=message_history)
+        run = self._run(state, options, should_cancel=should_cancel)
         try:
             return await run.execute()
         finally:  # after an outer cancel too: the run checkpointed itself as cancelled
             self.last_result = run.result
 
-    async def stream(
+    def stream(
         self,
         input: Input | None,
         *,
         session_id: str | None = None,
         should_cancel: Callable[[], bool] | None = None,
-    ) -> AsyncIterator[TraceEvent]:
-        """Run a turn, yielding `TraceEvent`s live (token deltas included); the `Result` is
-        on `agent.last_result` when the iteration ends. Closing it early (e.g. leaving an
-        `async with contextlib.aclosing(...)` block) cancels the run: the session is
-        checkpointed as cancelled and `agent.last_result.resume_token` continues it."""
-        state = await self._start(input, session_id)
-        send, receive = anyio.create_memory_object_stream[TraceEvent](math.inf)
-        failure: list[BaseException] = []
+        deps: Any = None,
+        settings: dict[str, Any] | None = None,
+        model: str | Provider | None = None,
+        system: str | None = None,
+        message_history: Sequence[Message] | None = None,
+    ) -> RunStream:
+        """Run, yielding `TraceEvent`s live: token deltas (`token`), tool-call argument
+        fragments (`tool_call_delta`), tool calls and results, and the rest of the trace.
 
-        run = Run(self, state, sink=send, should_cancel=should_cancel)
-
-        async def produce() -> None:
-            async with send:
-                try:
-                    await run.execute()
-                except Exception as exc:
-                    failure.append(exc)
-                finally:  # also after an early close: the run checkpointed as cancelled
-                    self.last_result = run.result
-
-        async with anyio.create_task_group() as tg, receive:
-            tg.start_soon(produce)
-            try:
-                async for event in receive:
-                    yield event
-            except GeneratorExit:  # the consumer closed the stream early: cancel the run
-                tg.cancel_scope.cancel()
-                return
-        if failure:
-            raise failure[0]
+        Use it as `async for event in agent.stream(...)`. When the iteration ends, the `Result`
+        is on the iterator's `result` (this run's own) and on `agent.last_result`. Closing it
+        early (leaving an `async with contextlib.aclosing(...)` block) cancels the run: the
+        session is checkpointed as cancelled, with a resume token on the result. The
+        arguments are those of `run`.
+        """
+        options = _RunOptions(deps, settings, model, system)
+        return RunStream(self, input, session_id, should_cancel, options, message_history)
 
     async def resume(
         self,
         token: str,
-        decision: Literal["approve", "reject"] = "approve",
+        decision: Any = "approve",
         *,
+        answer: Any = None,
         reason: str | None = None,
-        answer: str | None = None,
+        deps: Any = None,
     ) -> Result:
-        """Continue a paused or cancelled run, in this or any process sharing the store.
+        """Continue a paused (human-in-the-loop) or cancelled run with a human decision, in
+        this or any process sharing the checkpoint store.
 
         Args:
-            token: `Result.resume_token`.
-            decision: For an approval pause: "approve" runs the tool, "reject" returns
-                `reason` to the model as the tool's error.
+            token: The session id, or `Result.resume_token` (`"<session>:<interrupt id>"`,
+                checked: a token of a pause already resolved raises `ResumeError`).
+            decision: For an approval pause: `True`, "approve", "approved" or "yes" runs the
+                tool (through the tool middleware, like any call); any other value rejects
+                the call, and the model is shown the value (or `reason`). For a tool's own
+                `Interrupt`, the decision is the tool's result.
+            answer: For a tool's own `Interrupt`: the tool's result (takes precedence over
+                `decision`). Not allowed on an approval pause.
             reason: Why the call was rejected (shown to the model).
-            answer: For an `Interrupt` raised by a tool: the human's answer, used as the
-                tool's result.
+            deps: The dependencies object for the continued run (see `run`).
+
+        The decision is committed with a compare-and-set write before anything runs, so of
+        several workers resuming one pause, exactly one acts on it.
 
         Raises:
-            SpineError: unknown session, or a stale token (the session is no longer waiting
-                on that interrupt).
+            ResumeError: unknown session, nothing to resume, a stale token, `answer=` on an
+                approval pause, or another worker resumed the pause first.
         """
-        session_id, _, interrupt_id = token.rpartition(":")
-        state = await self.checkpoint.get(session_id)
-        if state is None:
-            raise SpineError(f"no session '{session_id}' in the checkpoint store")
-        choice = None
-        if interrupt_id:
-            if state.interrupt is None or state.interrupt.id != interrupt_id:
-                raise SpineError(
-                    f"resume token '{token}' is stale: that pause was already resolved"
-                )
-            action = "answer" if answer is not None else decision
-            choice = Decision(action=action, reason=reason, answer=answer)
-        elif state.status is not SessionStatus.CANCELLED:  # a cancel token, already used
-            raise SpineError(
-                f"resume token '{token}' is stale: the session is {state.status.value}, "
-                "not cancelled"
+        state, interrupt_id = await self._resolve_token(token)
+        pending = state.pending
+        if state.status is RunStatus.INTERRUPTED and pending is not None:
+            if interrupt_id is not None and interrupt_id != pending.id:
+                raise ResumeError(f"resume token '{token}' is stale: that pause was resolved")
+            pending.decision = dataclasses.asdict(_decide(pending, decision, answer, reason))
+        elif state.status is not RunStatus.CANCELLED or interrupt_id:
+            raise ResumeError(
+                f"session '{state.session_id}' has nothing to resume: it is {state.status.value}"
             )
-        state.status = SessionStatus.RUNNING
-        self.last_result = await Run(self, state, decision=choice).execute()
-        return self.last_result
+        state.status = RunStatus.RUNNING
+        try:
+            await self.checkpoint.put(state)  # the claim: one resumer wins the revision
+        except CheckpointConflict as exc:
+            raise ResumeError(
+                f"session '{state.session_id}' was resumed by another worker first"
+            ) from exc
+        run = self._run(state, _RunOptions(deps, None, None, None))
+        try:
+            return await run.execute()
+        finally:
+            self.last_result = run.result
 
-    def run_sync(self, input: Input | None, **kwargs: Any) -> Result:
-        """`run` for synchronous code.
+    async def _resolve_token(self, token: str) -> tuple[State, str | None]:
+        state = await self.checkpoint.get(token)
+        if state is not None:
+            return state, None
+        session_id, colon, interrupt_id = token.rpartition(":")
+        state = await self.checkpoint.get(session_id) if colon and session_id else None
+        if state is None:
+            raise ResumeError(f"no resumable run for token '{token}': no such session")
+        return state, interrupt_id
+
+    def run_sync(
+        self, input: Input | None, *, session_id: str | None = None, **kwargs: Any
+    ) -> Result:
+        """`run` for synchronous code (same arguments).
 
         Raises:
             RuntimeError: called inside a running event loop (await `run` there instead).
         """
         _no_running_loop("run_sync", "run")
-        return anyio.run(functools.partial(self.run, input, **kwargs))
+        return anyio.run(functools.partial(self.run, input, session_id=session_id, **kwargs))
 
-    def resume_sync(
-        self, token: str, decision: Literal["approve", "reject"] = "approve", **kwargs: Any
-    ) -> Result:
-        """`resume` for synchronous code.
+    def resume_sync(self, token: str, decision: Any = "approve", **kwargs: Any) -> Result:
+        """`resume` for synchronous code (same arguments).
 
         Raises:
             RuntimeError: called inside a running event loop (await `resume` there instead).
@@ -270,12 +332,13 @@ class Agent:
     def as_tool(
         self, *, name: str | None = None, description: str | None = None, max_depth: int = 8
     ) -> Tool:
-        """This agent as a tool of another agent.
+        """Expose this agent as a tool another agent can call (a sub-agent).
 
         Each call runs in its own child session (`<parent session>/<call id>`) at the parent's
         depth + 1, recorded in the child's `State.depth`; past `max_depth` the child stops with
-        `StopReason.max_depth`, which reaches the parent as a tool error. The child's usage is
-        added to the parent's. Re-running a call that already completed returns its answer.
+        `StopReason.max_depth`, which reaches the parent as a tool error, so an A->B->A cycle
+        is bounded. The child's usage is added to the parent's, and it gets the parent run's
+        `deps`. Re-running a call that already completed returns its answer.
 
         A pause in the child (an approval or a tool's `Interrupt`) pauses the parent too: the
         parent's `InterruptRequest` has the child's kind and question, and `data` with the
@@ -284,32 +347,37 @@ class Agent:
         hands the decision (approve, reject or answer) down to that agent, which continues.
         """
         agent = self
-        guards = dataclasses.replace(self.guards, max_depth=min(max_depth, self.guards.max_depth))
+        label = name or self.name or "subagent"
+        ceiling = (
+            max_depth if self.guards.max_depth is None else min(max_depth, self.guards.max_depth)
+        )
+        guards = self.guards.model_copy(update={"max_depth": ceiling})
 
-        async def delegate(input: str, ctx: ToolContext) -> str:
+        async def delegate(input: str, ctx: ToolContext[Any]) -> str:
             session = f"{ctx.session_id}/{ctx.call.id}"
             existing = await agent.checkpoint.get(session)
-            if existing is not None and existing.status is SessionStatus.COMPLETED:
+            if existing is not None and existing.status is RunStatus.DONE and existing.messages:
                 return existing.messages[-1].text
-            if existing is not None and existing.status is SessionStatus.INTERRUPTED:
-                if ctx.decision is None or existing.interrupt is None:
-                    _pass_up(agent.name, existing)  # asked again before anyone decided
-                existing.status = SessionStatus.RUNNING
-                run = Run(agent, existing, guards=guards, decision=ctx.decision)
+            if existing is not None and existing.status is RunStatus.INTERRUPTED:
+                if ctx.decision is None or existing.pending is None:
+                    _pass_up(agent.label, existing)  # asked again before anyone decided
+                existing.pending.decision = dataclasses.asdict(ctx.decision)
+                existing.status = RunStatus.RUNNING
+                state = existing
             else:
                 start = None if existing is not None else input
                 state = await agent._start(start, session, depth=ctx.depth + 1)
-                run = Run(agent, state, guards=guards)
-            result = await run.execute()
+            result = await Run(agent, state, guards=guards, deps=ctx.deps).execute()
             ctx.state.usage.add(result.usage)
             if result.stopped_reason is StopReason.INTERRUPT:
-                _pass_up(agent.name, result.state)
+                _pass_up(agent.label, result.state)
             if not result.ok:
-                detail = f": {result.message}" if result.message else ""
+                detail = result.error or result.answer
                 raise SpineError(
-                    f"sub-agent '{agent.name}' stopped with {result.stopped_reason.value}{detail}"
+                    f"sub-agent '{agent.label}' stopped with {result.stopped_reason.value}"
+                    + (f": {detail}" if detail else "")
                 )
-            return result.answer
+            return result.answer or ""
 
         delegate.__doc__ = """Delegate a task.
 
@@ -317,8 +385,8 @@ class Agent:
             input: The task, in plain language, with everything the agent needs to know.
         """
         delegation = tool(
-            name=name or self.name,
-            description=description or f"Ask the '{self.name}' agent to do a task and report back.",
+            name=label,
+            description=description or f"Delegate a task to the '{label}' agent.",
         )(delegate)
         delegation.forwards_decisions = True
         return delegation
@@ -336,9 +404,98 @@ class Agent:
         await self.aclose()
 
 
+@dataclasses.dataclass(slots=True, frozen=True)
+class _RunOptions:
+    deps: Any
+    settings: dict[str, Any] | None
+    model: str | Provider | None
+    system: str | None
+
+
+_APPROVALS = frozenset({"approve", "approved", "yes"})
+
+
+def _decide(pending: InterruptRequest, decision: Any, answer: Any, reason: str | None) -> Decision:
+    """The `Decision` that `resume`'s arguments make for this pause."""
+    if pending.kind == "input":
+        value = answer if answer is not None else decision
+        return Decision(action="answer", answer=tool_output_text(value))
+    if answer is not None:
+        raise ResumeError(
+            "this pause asks for an approval: pass decision='approve' (or a rejection), not answer="
+        )
+    if decision is True or (isinstance(decision, str) and decision.strip().lower() in _APPROVALS):
+        return Decision(action="approve")
+    if reason is None and decision != "reject":
+        reason = decision if isinstance(decision, str) else f"decision {decision!r}"
+    return Decision(action="reject", reason=reason)
+
+
+class RunStream:
+    """The async iterator `Agent.stream` returns; `result` is this run's `Result` once the
+    iteration ended (also after an early close, as a cancelled result)."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        input: Input | None,
+        session_id: str | None,
+        should_cancel: Callable[[], bool] | None,
+        options: _RunOptions,
+        message_history: Sequence[Message] | None,
+    ) -> None:
+        self.result: Result | None = None
+        self._events = self._produce(
+            agent, input, session_id, should_cancel, options, message_history
+        )
+
+    def __aiter__(self) -> RunStream:
+        return self
+
+    async def __anext__(self) -> TraceEvent:
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
+
+    async def _produce(
+        self,
+        agent: Agent,
+        input: Input | None,
+        session_id: str | None,
+        should_cancel: Callable[[], bool] | None,
+        options: _RunOptions,
+        message_history: Sequence[Message] | None,
+    ) -> AsyncGenerator[TraceEvent, None]:
+        state = await agent._start(input, session_id, message_history=message_history)
+        send, receive = anyio.create_memory_object_stream[TraceEvent](math.inf)
+        failure: list[BaseException] = []
+        run = agent._run(state, options, sink=send, should_cancel=should_cancel)
+
+        async def produce() -> None:
+            async with send:
+                try:
+                    await run.execute()
+                except Exception as exc:
+                    failure.append(exc)
+                finally:  # also after an early close: the run checkpointed as cancelled
+                    self.result = agent.last_result = run.result
+
+        async with anyio.create_task_group() as tg, receive:
+            tg.start_soon(produce)
+            try:
+                async for event in receive:
+                    yield event
+            except GeneratorExit:  # the consumer closed the stream early: cancel the run
+                tg.cancel_scope.cancel()
+                return
+        if failure:
+            raise failure[0]
+
+
 def _pass_up(name: str, child: State) -> NoReturn:
     """Raise the paused child's interrupt as the parent's own."""
-    pause = child.interrupt
+    pause = child.pending
     if pause is None:
         raise SpineError(f"sub-agent '{name}' is interrupted but has no pending question")
     data = {
@@ -350,7 +507,7 @@ def _pass_up(name: str, child: State) -> NoReturn:
     raise Interrupt(pause.question, data=data, kind=pause.kind)
 
 
-def _flatten(tools: Iterable[Tool | Iterable[Tool]]) -> Iterable[Tool]:
+def _flatten(tools: Iterable[Tool | Iterable[Tool]]) -> Iterator[Tool]:
     for item in tools:
         if isinstance(item, Tool):
             yield item

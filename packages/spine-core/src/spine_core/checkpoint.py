@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import CheckpointConflict
 from .messages import Message, Usage
-from .state import SessionStatus, State
+from .state import RunStatus, State
 
 __all__ = ["CheckpointInfo", "CheckpointStore", "InMemoryCheckpointStore"]
 
@@ -24,7 +24,7 @@ class CheckpointInfo(BaseModel):
     session_id: str
     agent: str
     tenant_id: str | None
-    status: SessionStatus
+    status: RunStatus
     revision: int
     step: int
     message_count: int
@@ -51,15 +51,16 @@ class CheckpointStore(Protocol):
     async def delete(self, session_id: str) -> bool: ...
 
     async def list(
-        self, *, tenant_id: str | None = None, status: SessionStatus | str | None = None
+        self, *, tenant_id: str | None = None, status: RunStatus | str | None = None
     ) -> builtins.list[CheckpointInfo]: ...
 
 
 class InMemoryCheckpointStore:
     """A process-local `CheckpointStore` (the default of an `Agent` without one).
 
-    Messages are immutable, so the store keeps references and appends only the new ones;
-    the header is a snapshot of the state's field values (mutable ones copied).
+    The store keeps references to the messages and appends only the new ones (edit a copy of
+    a stored message, not the message); the header is a snapshot of the state's field values
+    (mutable ones copied).
     """
 
     def __init__(self) -> None:
@@ -92,9 +93,9 @@ class InMemoryCheckpointStore:
         return self._headers.pop(session_id, None) is not None
 
     async def list(
-        self, *, tenant_id: str | None = None, status: SessionStatus | str | None = None
+        self, *, tenant_id: str | None = None, status: RunStatus | str | None = None
     ) -> builtins.list[CheckpointInfo]:
-        wanted = SessionStatus(status) if status is not None else None
+        wanted = RunStatus(status) if status is not None else None
         return [
             CheckpointInfo(
                 session_id=h["session_id"],
@@ -116,7 +117,9 @@ def _snapshot(state: State) -> dict[str, Any]:
     fields = dict(state.__dict__)
     fields["messages"] = None
     fields["usage"] = dict(state.usage.__dict__)
-    fields["metadata"] = copy.deepcopy(state.metadata) if state.metadata else {}
+    fields["scratch"] = copy.deepcopy(state.scratch) if state.scratch else {}
+    if state.pending is not None:
+        fields["pending"] = state.pending.model_copy(deep=True)
     return fields
 
 
@@ -124,5 +127,7 @@ def _restore(header: dict[str, Any], messages: builtins.list[Message]) -> State:
     fields = dict(header)
     fields["messages"] = messages
     fields["usage"] = Usage.model_construct(**header["usage"])
-    fields["metadata"] = copy.deepcopy(header["metadata"])
+    fields["scratch"] = copy.deepcopy(header["scratch"])
+    if header["pending"] is not None:
+        fields["pending"] = header["pending"].model_copy(deep=True)
     return State.model_construct(**fields)

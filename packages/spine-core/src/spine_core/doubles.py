@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import SpineError
 from .messages import FinishReason, Message, ModelResponse, Role, ToolCall, Usage
-from .providers import ChunkType, StreamChunk, ToolSpec
+from .providers import ChunkType, StreamChunk
 
 __all__ = ["FunctionProvider", "ScriptedCall", "ScriptedProvider", "TestProvider", "sample_json"]
 
@@ -48,26 +48,26 @@ class _FakeStreaming(ABC):
 
     @abstractmethod
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None, **settings: Any
     ) -> ModelResponse: ...
 
     async def stream(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None, **settings: Any
     ) -> AsyncIterator[StreamChunk]:
         response = await self.complete(messages, tools, **settings)
-        words = response.message.content.split(" ")
+        words = response.message.text.split(" ")
         for i, word in enumerate(words):
             if word or i:
-                yield StreamChunk(ChunkType.TEXT, text=word if i == 0 else f" {word}")
+                yield StreamChunk(delta=word if i == 0 else f" {word}")
         for index, call in enumerate(response.message.tool_calls):
             yield StreamChunk(
-                ChunkType.TOOL_CALL,
+                type=ChunkType.TOOL_CALL,
                 index=index,
                 tool_call_id=call.id,
                 tool_name=call.name,
                 arguments_delta=json.dumps(call.arguments),
             )
-        yield StreamChunk(ChunkType.RESPONSE, response=response)
+        yield StreamChunk(response=response)
 
 
 def sample_json(schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
@@ -123,16 +123,18 @@ class TestProvider(_FakeStreaming):
         self.model = model
 
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None, **settings: Any
     ) -> ModelResponse:
         turn_start = max((i for i, m in enumerate(messages) if m.role is Role.USER), default=-1)
         turn = messages[turn_start + 1 :]
         called = {c.name for m in turn for c in m.tool_calls}
-        todo = [t for t in tools if t.name not in called]
+        todo = [t for t in tools or () if t["name"] not in called]
         if todo and settings.get("tool_choice", "auto") != "none":
             calls = [
                 ToolCall(
-                    id=f"call_{len(turn)}_{i}", name=t.name, arguments=sample_json(t.parameters)
+                    id=f"call_{len(turn)}_{i}",
+                    name=t["name"],
+                    arguments=sample_json(t.get("parameters") or {}),
                 )
                 for i, t in enumerate(todo)
             ]
@@ -162,7 +164,7 @@ class FunctionProvider(_FakeStreaming):
 
     def __init__(
         self,
-        fn: Callable[[Sequence[Message], Sequence[ToolSpec], dict[str, Any]], Any],
+        fn: Callable[[list[Message], list[dict[str, Any]], dict[str, Any]], Any],
         *,
         name: str = "function",
         model: str = "function",
@@ -172,9 +174,9 @@ class FunctionProvider(_FakeStreaming):
         self.model = model
 
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None, **settings: Any
     ) -> ModelResponse:
-        value = self.fn(messages, tools, settings)
+        value = self.fn(messages, tools or [], settings)
         if inspect.isawaitable(value):
             value = await value
         return _as_response(value, messages)
@@ -216,10 +218,12 @@ class ScriptedProvider(_FakeStreaming):
         return [call.messages for call in self.calls]
 
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None, **settings: Any
     ) -> ModelResponse:
         index = len(self.calls)
-        self.calls.append(ScriptedCall(list(messages), [t.name for t in tools], dict(settings)))
+        self.calls.append(
+            ScriptedCall(list(messages), [t["name"] for t in tools or ()], dict(settings))
+        )
         if index >= len(self.responses):
             raise SpineError(
                 f"ScriptedProvider '{self.model}' has no response #{index + 1} "

@@ -14,6 +14,7 @@ __all__ = [
     "PluginNotFoundError",
     "ProviderError",
     "ProviderErrorKind",
+    "ResumeError",
     "SpineError",
     "ToolValidationError",
     "parse_retry_after",
@@ -111,10 +112,18 @@ class ToolValidationError(SpineError):
     The kernel turns it into a tool-error message to the model; it never ends a run.
     """
 
-    def __init__(self, tool: str, detail: str) -> None:
-        super().__init__(f"Invalid arguments for tool '{tool}': {detail}")
+    def __init__(self, tool: str, detail: str | None = None) -> None:
+        super().__init__(
+            tool if detail is None else f"Invalid arguments for tool '{tool}': {detail}"
+        )
         self.tool = tool
-        self.detail = detail
+        self.detail = detail or tool
+
+
+class ResumeError(SpineError, ValueError):
+    """`Agent.resume` cannot continue this token: no such session, nothing to resume, a stale
+    token (that pause was already resolved), a decision that does not fit the pause, or
+    another worker claimed the pause first."""
 
 
 class OutputValidationError(SpineError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "FinishReason",
@@ -18,6 +18,7 @@ __all__ = [
     "Thinking",
     "ToolCall",
     "Usage",
+    "normalize_finish_reason",
 ]
 
 
@@ -73,13 +74,13 @@ class ToolCall(BaseModel):
     Attributes:
         id: Provider-assigned call id; tool results refer back to it.
         name: Tool name.
-        arguments: Parsed JSON arguments.
+        arguments: Parsed JSON arguments (raw: the tool validates them).
         arguments_error: Set when the provider's arguments were not valid JSON; the kernel then
             returns this text to the model as a tool error instead of calling the tool.
         signature: Provider replay data attached to the call (Gemini thoughtSignature).
     """
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+    model_config = ConfigDict(defer_build=True)
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -88,17 +89,21 @@ class ToolCall(BaseModel):
 
 
 class Message(BaseModel):
-    """One message of a conversation. Immutable: change a history by building new messages.
+    """One message of a conversation.
 
-    `content` is the text; `parts` holds multimodal content (when set, providers send the parts
-    and ignore `content`). Assistant messages carry `tool_calls` and `thinking`; tool messages
-    carry `tool_call_id`, the tool `name` and `is_error`.
+    `content` is the text, None on an assistant turn that only carries `tool_calls`. `parts`
+    holds multimodal content blocks, each `{"type": "text", "text": ...}` or `{"type": "image",
+    "url" | "data": ..., "media_type": ...}` (validated into `TextPart` / `ImagePart`); when
+    set, providers send the parts instead of `content`. Assistant messages carry `tool_calls`
+    and `thinking`; tool messages carry `tool_call_id` (linking the result to its request),
+    the tool `name` and `is_error`. Messages are mutable: middleware may edit a response's
+    message before it is stored (stores are append-only, so edit before, not after).
     """
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+    model_config = ConfigDict(defer_build=True)
     role: Role
-    content: str = ""
-    parts: list[Part] = Field(default_factory=list)
+    content: str | None = None
+    parts: list[Part] | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
@@ -106,28 +111,42 @@ class Message(BaseModel):
     is_error: bool = False
 
     @classmethod
-    def system(cls, text: str) -> Message:
-        return cls(role=Role.SYSTEM, content=text)
+    def system(cls, content: str) -> Message:
+        return cls(role=Role.SYSTEM, content=content)
 
     @classmethod
-    def user(cls, text: str = "", *, parts: list[Part] | None = None) -> Message:
-        return cls(role=Role.USER, content=text, parts=parts or [])
+    def user(cls, content: str) -> Message:
+        return cls(role=Role.USER, content=content)
 
     @classmethod
-    def assistant(cls, text: str = "", *, tool_calls: list[ToolCall] | None = None) -> Message:
-        return cls(role=Role.ASSISTANT, content=text, tool_calls=tool_calls or [])
+    def user_parts(cls, parts: list[dict[str, Any]] | list[Part]) -> Message:
+        """A user turn carrying multimodal content blocks (text and images)."""
+        return cls.model_validate({"role": Role.USER, "parts": parts})
 
     @classmethod
-    def tool(cls, call: ToolCall, text: str, *, is_error: bool = False) -> Message:
+    def assistant(
+        cls, content: str | None = None, tool_calls: list[ToolCall] | None = None
+    ) -> Message:
+        return cls(role=Role.ASSISTANT, content=content, tool_calls=tool_calls or [])
+
+    @classmethod
+    def tool(
+        cls, content: str, tool_call_id: str, name: str | None = None, *, is_error: bool = False
+    ) -> Message:
+        """The result of the tool call `tool_call_id` (`is_error` marks a failed call)."""
         return cls(
-            role=Role.TOOL, content=text, tool_call_id=call.id, name=call.name, is_error=is_error
+            role=Role.TOOL,
+            content=content,
+            tool_call_id=tool_call_id,
+            name=name,
+            is_error=is_error,
         )
 
     @property
     def text(self) -> str:
-        """The text of the message: `content`, or the text parts joined."""
+        """The text of the message: `content`, or the text parts joined ("" when neither)."""
         if self.content or not self.parts:
-            return self.content
+            return self.content or ""
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
 
 
@@ -179,11 +198,57 @@ class FinishReason(StrEnum):
     CONTENT_FILTER = "content_filter"
 
 
+# Providers' own finish-reason strings (lower-cased) -> FinishReason. Sources: OpenAI Chat
+# `finish_reason`, OpenAI Responses `incomplete_details.reason`, Anthropic `stop_reason`,
+# Gemini `finishReason`, Ollama `done_reason`.
+_FINISH_ALIASES = {
+    "stop": FinishReason.STOP,
+    "end_turn": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "pause_turn": FinishReason.STOP,
+    "completed": FinishReason.STOP,
+    "finish_reason_unspecified": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "max_tokens": FinishReason.LENGTH,
+    "max_output_tokens": FinishReason.LENGTH,
+    "model_context_window_exceeded": FinishReason.LENGTH,
+    "tool_calls": FinishReason.TOOL_CALLS,
+    "tool_use": FinishReason.TOOL_CALLS,
+    "function_call": FinishReason.TOOL_CALLS,
+    "content_filter": FinishReason.CONTENT_FILTER,
+    "safety": FinishReason.CONTENT_FILTER,
+    "refusal": FinishReason.CONTENT_FILTER,
+    "recitation": FinishReason.CONTENT_FILTER,
+    "blocklist": FinishReason.CONTENT_FILTER,
+    "prohibited_content": FinishReason.CONTENT_FILTER,
+    "spii": FinishReason.CONTENT_FILTER,
+    "image_safety": FinishReason.CONTENT_FILTER,
+}
+
+
+def normalize_finish_reason(value: Any, *, has_tool_calls: bool = False) -> FinishReason:
+    """Map a provider's finish reason (e.g. "end_turn", "MAX_TOKENS", None) to `FinishReason`.
+
+    None and unrecognised values are inferred: `tool_calls` when the message carries tool calls
+    (`has_tool_calls`), otherwise `stop`.
+    """
+    if isinstance(value, FinishReason):
+        return value
+    found = _FINISH_ALIASES.get(str(value).lower()) if value is not None else None
+    if found is not None:
+        return found
+    if has_tool_calls:
+        return FinishReason.TOOL_CALLS
+    return FinishReason.STOP
+
+
 class ModelResponse(BaseModel):
     """What a provider returns for one call: the assistant message, usage and finish reason.
 
-    `raw` keeps the provider's own response object for debugging; it is never persisted.
-    `cached` marks a response served by a cache rather than the provider.
+    `finish_reason` accepts the providers' raw strings ("end_turn", "tool_use", "MAX_TOKENS",
+    None, ...) and normalises them (see `normalize_finish_reason`). `raw` keeps the provider's
+    own response object for debugging; it is never persisted. `cached` marks a response served
+    by a cache rather than the provider.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
@@ -193,3 +258,21 @@ class ModelResponse(BaseModel):
     model: str | None = None
     raw: Any = Field(default=None, exclude=True, repr=False)
     cached: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalize_finish(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not isinstance(data.get("finish_reason"), FinishReason):
+            message = data.get("message")
+            calls = (
+                message.tool_calls
+                if isinstance(message, Message)
+                else message.get("tool_calls")
+                if isinstance(message, dict)
+                else None
+            )
+            data = dict(data)
+            data["finish_reason"] = normalize_finish_reason(
+                data.get("finish_reason"), has_tool_calls=bool(calls)
+            )
+        return data

@@ -2,21 +2,23 @@
 
 The chain is an onion: `on_run_start` and `before_*` run outer to inner (list order),
 `after_*`, `on_error` and `on_run_end` inner to outer. A class may define any subset of the
-hooks (duck typing works too); hooks left at the no-op default are never called.
+hooks (duck typing works too); hooks left at the no-op default are never called. Hooks
+communicate through the context objects they receive (`ctx.response`, `ctx.result`,
+`ctx.skip`, ...), as the Spine API reference documents.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .context import StepContext, ToolContext
 from .errors import SpineError
-from .messages import ModelResponse
 from .stop import StopReason
 
 if TYPE_CHECKING:
     from .result import Result
+    from .state import State
 
 __all__ = ["ErrorAction", "Middleware", "StopRun"]
 
@@ -33,50 +35,57 @@ class ErrorAction(StrEnum):
     """
 
     RETRY = "retry"
-    FALLBACK = "fallback"
     SKIP = "skip"
     FAIL = "fail"
+    FALLBACK = "fallback"
 
 
 class StopRun(SpineError):
-    """Raise from any hook or tool to stop the run with `reason` (e.g. guardrail, loop)."""
+    """Raised by a middleware hook (or a tool) to end the run with a structured reason.
 
-    def __init__(self, reason: StopReason | str, message: str = "") -> None:
-        super().__init__(message or str(reason))
-        self.reason = StopReason(reason)
+    `message` becomes the answer for non-error reasons (e.g. a guardrail explanation) or the
+    error text when `reason` is `StopReason.ERROR`.
+    """
+
+    def __init__(self, reason: StopReason | str = StopReason.GUARDRAIL, message: str = "") -> None:
+        reason = StopReason(reason)
+        super().__init__(message or reason.value)
+        self.reason = reason
         self.message = message
 
 
 class Middleware:
-    """Base class with no-op hooks; override the ones you need.
+    """Base class with no-op hooks; subclass and override what you need.
 
-    Hooks returning None leave things as they are; returning a value replaces it:
-    `before_model` -> a `ModelResponse` short-circuits the provider (cache, replay);
-    `after_model` -> a replacement response; `before_tool` -> a string used as the tool result
-    without calling the tool (an error result when the hook set `ctx.is_error = True`);
-    `after_tool` -> a replacement result text; `on_error` -> an `ErrorAction`; `on_run_end` ->
-    a replacement `Result`.
+    Duck-typed objects implementing only some hooks work too: the chain calls a hook only if
+    the middleware defines it (hooks left at this class's defaults are never called).
+
+    - `on_run_start(state)`: the run begins (after the input was added to `state`).
+    - `before_model(ctx)`: may edit `ctx.messages` / `ctx.tools` / `ctx.settings` /
+      `ctx.provider`, or preset `ctx.response` to skip the provider.
+    - `after_model(ctx)`: reads and may replace `ctx.response` (before its usage is banked).
+    - `before_tool(ctx)`: may edit `ctx.args`, set `ctx.timeout_s`, or answer the call itself
+      with `ctx.result` and `ctx.skip = True`.
+    - `after_tool(ctx)`: reads and may replace `ctx.result` and `ctx.error`.
+    - `on_error(ctx, err)`: a model call (`StepContext`) or tool call (`ToolContext`) failed;
+      return an `ErrorAction`, or None to leave the decision to other middleware.
+    - `on_run_end(state, result)`: the run ended; returning a `Result` replaces it.
+
+    Raise `StopRun` from any hook to end the run.
     """
 
-    async def on_run_start(self, ctx: StepContext) -> None:
-        return None
+    async def on_run_start(self, state: State) -> None: ...
 
-    async def before_model(self, ctx: StepContext) -> ModelResponse | None:
-        return None
+    async def on_run_end(self, state: State, result: Result) -> Result | None: ...
 
-    async def after_model(self, ctx: StepContext, response: ModelResponse) -> ModelResponse | None:
-        return None
+    async def before_model(self, ctx: StepContext[Any]) -> None: ...
 
-    async def before_tool(self, ctx: ToolContext) -> str | None:
-        return None
+    async def after_model(self, ctx: StepContext[Any]) -> None: ...
 
-    async def after_tool(self, ctx: ToolContext, result: str) -> str | None:
-        return None
+    async def before_tool(self, ctx: ToolContext[Any]) -> None: ...
+
+    async def after_tool(self, ctx: ToolContext[Any]) -> None: ...
 
     async def on_error(
-        self, ctx: StepContext | ToolContext, error: Exception
-    ) -> ErrorAction | None:
-        return None
-
-    async def on_run_end(self, ctx: StepContext, result: Result) -> Result | None:
-        return None
+        self, ctx: StepContext[Any] | ToolContext[Any], err: Exception
+    ) -> ErrorAction | None: ...

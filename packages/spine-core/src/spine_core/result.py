@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .messages import Usage
-from .state import InterruptRequest, State
+from .state import State
 from .stop import StopReason
 from .tracing import TraceEvent
 
@@ -15,32 +15,35 @@ __all__ = ["Result", "StopReason"]
 
 
 class Result(BaseModel):
-    """The outcome of `Agent.run` / `resume`.
+    """The outcome of an `agent.run()` / `agent.resume()` call.
 
     Attributes:
-        answer: The final assistant text ("" when the run did not finish).
-        output: The validated typed output when the agent has an `output_type`.
-        stopped_reason: Why the run stopped.
+        answer: The final assistant text; on a guard trip, the last assistant text so far; a
+            `StopRun`'s message for non-error reasons; None when there is none (interrupt,
+            error).
+        stopped_reason: Why the run stopped (`StopReason.FINAL` when the model answered).
         state: The session state as checkpointed at the end.
         trace: This invocation's events, in order.
-        usage: Tokens and cost (USD) of the current turn, across resumes.
+        usage: Tokens and cost (USD) of the current run, across resumes.
         resume_token: Pass to `Agent.resume` to continue (set on interrupt and cancel).
-        interrupt: What the human is asked, when `stopped_reason` is interrupt.
-        error: JSON-ready description of the error, when `stopped_reason` is error
-            (`{"type", "message", ...}`; provider errors add kind / status / retry_after_s).
+        interrupt: What the human is asked (an `InterruptRequest`), when interrupted.
+        error: The error text, when `stopped_reason` is error.
+        output: The validated typed output when the agent has an `output_type`.
+        error_detail: The error as JSON-ready data (`{"type", "message", ...}`; provider
+            errors add kind, status, retryable, retry_after_s, provider and model).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
-    answer: str = ""
-    output: Any = None
-    stopped_reason: StopReason
+    answer: str | None = None
+    stopped_reason: StopReason = StopReason.FINAL
     state: State
     trace: list[TraceEvent] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     resume_token: str | None = None
-    interrupt: InterruptRequest | None = None
-    error: dict[str, Any] | None = None
-    message: str = ""
+    interrupt: Any = None
+    error: str | None = None
+    output: Any = None
+    error_detail: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -49,6 +52,7 @@ class Result(BaseModel):
 
     @property
     def interrupted(self) -> bool:
+        """True when the run paused for a human (see `resume_token`)."""
         return self.stopped_reason is StopReason.INTERRUPT
 
     @property

@@ -13,18 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from .messages import Message, Role, ToolCall, Usage
 from .stop import StopReason
 
-__all__ = ["STATE_VERSION", "InterruptRequest", "SessionStatus", "State", "migrate"]
+__all__ = ["STATE_VERSION", "InterruptRequest", "RunStatus", "State", "migrate"]
 
-STATE_VERSION = 2
-"""The current persisted format. History: 1 = first release (see `migrate`)."""
+STATE_VERSION = 3
+"""The current persisted format. History (see `migrate`): 1 = first release, and the Spine API
+reference's format; 2 = sub-agent depth; 3 = the reference's names (`pending`, `scratch`,
+`RunStatus`)."""
 
 
-class SessionStatus(StrEnum):
+class RunStatus(StrEnum):
+    """Where a session stands."""
+
     RUNNING = "running"
     INTERRUPTED = "interrupted"
-    COMPLETED = "completed"
-    STOPPED = "stopped"
-    FAILED = "failed"
+    DONE = "done"
+    ERROR = "error"
     CANCELLED = "cancelled"
 
 
@@ -37,6 +40,9 @@ class InterruptRequest(BaseModel):
         tool_call: The call waiting on the decision.
         question: What the human is asked.
         data: Extra context from the tool.
+        decision: The human's decision once a resume claimed the pause (`{"action",
+            "reason", "answer"}`); committed before the call runs, so exactly one resumer
+            acts on it and a crashed one is continued with `Agent.run(None, session_id=...)`.
     """
 
     model_config = ConfigDict(defer_build=True)
@@ -46,20 +52,26 @@ class InterruptRequest(BaseModel):
     tool_call: ToolCall
     question: str
     data: dict[str, Any] = Field(default_factory=dict)
+    decision: dict[str, Any] | None = None
 
 
 class State(BaseModel):
-    """Everything needed to continue a session in any process.
+    """The complete, resumable state of one session, loadable in any process.
 
     Attributes:
         version: Persisted format version (`STATE_VERSION`).
         session_id: The session key in the checkpoint store.
+        agent: Name of the agent that owns the session.
+        tenant_id: For per-tenant budgets, isolation and namespacing.
+        status: Where the session stands (`RunStatus`).
+        stopped_reason: Why the last run stopped.
         revision: Compare-and-set counter; each successful `CheckpointStore.put` adds one.
         depth: Sub-agent delegation depth (0 for a top-level run).
-        step: Model calls made in the current turn.
-        usage: Tokens and cost of the current turn (USD).
-        messages: The whole conversation, append-only (system prompt excluded).
-        interrupt: The pending human decision, when status is interrupted.
+        step: Model calls made in the current run (reset at each new input).
+        usage: Tokens and cost (USD) of the current run.
+        messages: The whole conversation, append-only, the system prompt first.
+        pending: The pause waiting for a human, when status is interrupted.
+        scratch: Persisted per-session data for middleware (JSON-ready values).
     """
 
     model_config = ConfigDict(defer_build=True)
@@ -68,17 +80,25 @@ class State(BaseModel):
     session_id: str
     agent: str = "agent"
     tenant_id: str | None = None
-    status: SessionStatus = SessionStatus.RUNNING
-    stopped_reason: StopReason | None = None
-    revision: int = 0
-    depth: int = 0
+    messages: list[Message] = Field(default_factory=list)
     step: int = 0
     usage: Usage = Field(default_factory=Usage)
-    messages: list[Message] = Field(default_factory=list)
-    interrupt: InterruptRequest | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    status: RunStatus = RunStatus.RUNNING
+    depth: int = 0
+    pending: InterruptRequest | None = None
+    scratch: dict[str, Any] = Field(default_factory=dict)
+    stopped_reason: StopReason | None = None
+    revision: int = 0
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)
+
+    def add_message(self, message: Message) -> None:
+        """Append a message to the history."""
+        self.messages.append(message)
+
+    def add_usage(self, usage: Usage) -> None:
+        """Add a model call's usage to the run's totals."""
+        self.usage.add(usage)
 
     def pending_tool_calls(self) -> list[ToolCall]:
         """Tool calls of the last assistant message that have no result yet, in call order."""
@@ -102,8 +122,16 @@ class State(BaseModel):
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 stored `history` with JSON-string tool arguments, `rev`, and token usage as
-    `prompt_tokens` / `completion_tokens`; it had no `depth` (sub-agents came in version 2)."""
+    """Version 1 came in two shapes, both without `depth` (sub-agents came in version 2):
+
+    - Spine's first release stored `history` with JSON-string tool arguments, `rev`, and token
+      usage as `prompt_tokens` / `completion_tokens`.
+    - The Spine API reference stores `messages`, `pending` (`{"call", "mode": "approve" |
+      "manual", "payload"}`), `scratch` (with the calls deferred behind a pause under
+      "deferred_calls") and `RunStatus` values; it has no revision.
+    """
+    if "history" not in data:
+        return _reference_to_v2(data)
     out = {k: v for k, v in data.items() if k not in ("history", "rev", "usage")}
     messages = []
     for raw in data.get("history", []):
@@ -128,7 +156,57 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+_REFERENCE_STATUS = {"done": "completed", "error": "failed"}
+
+
+def _reference_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in data.items() if k not in ("pending", "scratch", "status")}
+    scratch = dict(data.get("scratch") or {})
+    scratch.pop("deferred_calls", None)  # still the unanswered calls of the last message
+    out["metadata"] = scratch
+    status = str(data.get("status", "running"))
+    out["status"] = _REFERENCE_STATUS.get(status, status)
+    pending = data.get("pending")
+    out["interrupt"] = None
+    if pending:
+        approval = pending.get("mode", "approve") == "approve"
+        payload = pending.get("payload")
+        data_field = payload if isinstance(payload, dict) else {"payload": payload}
+        call = pending["call"]
+        question = (
+            f"Approve the call to '{call['name']}'?"
+            if approval
+            else str(data_field.get("question", payload))
+        )
+        out["interrupt"] = {
+            "id": f"ref-{call['id']}",
+            "kind": "approval" if approval else "input",
+            "tool_call": call,
+            "question": question,
+            "data": data_field,
+        }
+    out["revision"] = data.get("revision", 0)
+    out["depth"] = data.get("depth", 0)
+    out["version"] = 2
+    return out
+
+
+_V2_STATUS = {"completed": "done", "stopped": "done", "failed": "error"}
+
+
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 takes the reference's names: `interrupt` -> `pending`, `metadata` ->
+    `scratch`, and `RunStatus` values (completed / stopped -> done, failed -> error)."""
+    out = {k: v for k, v in data.items() if k not in ("interrupt", "metadata")}
+    out["pending"] = data.get("interrupt")
+    out["scratch"] = data.get("metadata") or {}
+    status = str(data.get("status", "running"))
+    out["status"] = _V2_STATUS.get(status, status)
+    out["version"] = 3
+    return out
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +216,12 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
         ValueError: the data is from a newer Spine (version above `STATE_VERSION`) or a version
             with no migration.
     """
+    if (
+        "history" not in data
+        and "revision" not in data
+        and ("scratch" in data or "pending" in data)
+    ):
+        data = _reference_to_v2(data)  # the reference's own format, whatever its version says
     version = int(data.get("version", 1))
     if version > STATE_VERSION:
         raise ValueError(

@@ -2,8 +2,8 @@
 
 `@tool` derives a JSON schema from the function's type hints and Google-style docstring and
 validates the model's arguments with pydantic before the call; sync functions run in a worker
-thread so they never block the event loop. `raw_tool` wraps a function that takes the raw
-argument dict with a schema you supply (for adapters such as MCP).
+thread so they never block the event loop. `raw_tool` wraps a function with a schema you
+supply (for adapters such as MCP); it receives the model's arguments as keywords, unvalidated.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import functools
 import inspect
 import json
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal, get_type_hints, overload
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_origin, get_type_hints, overload
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -32,7 +33,8 @@ class Interrupt(SpineError):
     answer="...")` continues it, and the answer becomes this tool call's result.
 
     Args:
-        question: What the human is asked.
+        question: What the human is asked. A dict is taken as the payload: its "question"
+            key (or its JSON) becomes the question and the dict becomes `data`.
         data: Extra JSON-ready context shown with the question.
         kind: "input" (the human answers) or "approval" (the human approves or rejects; used
             by tools that pass up a pause from elsewhere, e.g. a sub-agent's approval).
@@ -40,87 +42,102 @@ class Interrupt(SpineError):
 
     def __init__(
         self,
-        question: str,
+        question: Any = "",
         *,
         data: dict[str, Any] | None = None,
         kind: Literal["approval", "input"] = "input",
     ) -> None:
-        super().__init__(question)
-        self.question = question
+        if isinstance(question, dict):
+            data = {**question, **(data or {})}
+            question = str(question.get("question") or json.dumps(question, default=str))
+        super().__init__(str(question))
+        self.question = str(question)
         self.data = data or {}
         self.kind = kind
 
+    @property
+    def payload(self) -> dict[str, Any]:
+        """What the human is shown: `{"question": ..., **data}`."""
+        return {"question": self.question, **self.data}
 
+
+@dataclass(eq=False)
 class Tool:
-    """A callable the model can invoke.
+    """A validated, callable capability exposed to the model.
 
     Attributes:
         name: Tool name the model uses.
         description: What the tool does (sent to the model).
         parameters: JSON schema of the arguments object.
+        func: The Python function; called with the validated arguments as keywords. Sync
+            functions run in a worker thread; async ones (and sync ones returning an
+            awaitable) are awaited.
         approve: When True, each call waits for human approval (`StopReason.interrupt`).
-        func: The wrapped Python function (None for tools built another way).
+        _model: The pydantic model that validates arguments (None: arguments pass as given).
+        _is_async: Whether `func` is a coroutine function; detected from `func` whatever is
+            passed.
+        context_param: Name of the parameter that receives the call's `ToolContext` (hidden
+            from the model); `@tool` finds it from the type hint.
         forwards_decisions: When True, a human decision on this tool's pause (approve, reject
             or answer) re-invokes the tool with `ctx.decision` instead of becoming the result;
             `Agent.as_tool` sets it to hand the decision to the sub-agent that paused.
     """
 
-    __slots__ = (
-        "_call",
-        "_context_param",
-        "_model",
-        "approve",
-        "description",
-        "forwards_decisions",
-        "func",
-        "name",
-        "parameters",
-    )
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    func: Callable[..., Any]
+    approve: bool = False
+    _model: type[BaseModel] | None = field(default=None, repr=False)
+    _is_async: bool = field(default=False, repr=False)
+    context_param: str | None = field(default=None, repr=False, kw_only=True)
+    forwards_decisions: bool = field(default=False, repr=False, kw_only=True)
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        description: str,
-        parameters: dict[str, Any],
-        call: Callable[..., Awaitable[Any]],
-        model: type[BaseModel] | None = None,
-        context_param: str | None = None,
-        approve: bool = False,
-        func: Callable[..., Any] | None = None,
-        forwards_decisions: bool = False,
-    ) -> None:
-        self.name = name
-        self.forwards_decisions = forwards_decisions
-        self.func = func
-        self.description = description
-        self.parameters = parameters
-        self.approve = approve
-        self._call = call
-        self._model = model
-        self._context_param = context_param
+    def __post_init__(self) -> None:
+        self._is_async = _is_async_callable(self.func)
 
-    def __repr__(self) -> str:
-        return f"Tool(name={self.name!r}, approve={self.approve})"
+    @property
+    def schema(self) -> dict[str, Any]:
+        """Provider-facing tool declaration: `{"name", "description", "parameters"}`."""
+        return {"name": self.name, "description": self.description, "parameters": self.parameters}
 
-    async def invoke(self, arguments: dict[str, Any], ctx: ToolContext | None = None) -> Any:
-        """Validate `arguments` and call the tool.
+    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The validated arguments, by parameter name.
+
+        Raises:
+            ToolValidationError: the arguments do not match the schema.
+        """
+        if self._model is None:
+            return dict(args)
+        try:
+            validated = self._model.model_validate(args)
+        except ValidationError as exc:
+            raise ToolValidationError(self.name, _describe(exc)) from None
+        return dict(validated.__dict__)  # field values as validated (nested models kept)
+
+    async def call(self, args: dict[str, Any], ctx: ToolContext[Any] | None = None) -> Any:
+        """Validate `args` and call the tool; `ctx` fills the tool's context parameter.
 
         Raises:
             ToolValidationError: the arguments do not match the schema.
             Interrupt: the tool asks a human.
             Exception: whatever the tool raises (the kernel reports it to the model).
         """
-        if self._model is None:
-            return await self._call(arguments)
-        try:
-            validated = self._model.model_validate(arguments)
-        except ValidationError as exc:
-            raise ToolValidationError(self.name, _describe(exc)) from None
-        kwargs = dict(validated.__dict__)  # the validated fields, by name (extra is forbidden)
-        if self._context_param is not None:
-            kwargs[self._context_param] = ctx
-        return await self._call(**kwargs)
+        kwargs = self.validate(args)
+        if self.context_param is not None:
+            kwargs[self.context_param] = ctx
+        if self._is_async:
+            return await self.func(**kwargs)
+        value = await anyio.to_thread.run_sync(functools.partial(self.func, **kwargs))
+        return await value if inspect.isawaitable(value) else value
+
+
+def _is_async_callable(func: Any) -> bool:
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )
 
 
 def _describe(exc: ValidationError) -> str:
@@ -169,9 +186,10 @@ def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
 
 
 def _is_context(annotation: Any) -> bool:
-    return annotation is ToolContext or (
-        isinstance(annotation, str) and annotation.split(".")[-1] == "ToolContext"
-    )
+    """True for `ToolContext` and `ToolContext[Deps]` (also as unresolved strings)."""
+    if annotation is ToolContext or get_origin(annotation) is ToolContext:
+        return True
+    return isinstance(annotation, str) and annotation.split("[")[0].split(".")[-1] == "ToolContext"
 
 
 def _build(func: Callable[..., Any], name: str | None, description: str | None) -> Tool:
@@ -203,26 +221,18 @@ def _build(func: Callable[..., Any], name: str | None, description: str | None) 
     schema.pop("title", None)
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
-    if inspect.iscoroutinefunction(func):
-        call: Callable[..., Awaitable[Any]] = func
-    else:
-
-        async def call(**kwargs: Any) -> Any:
-            return await anyio.to_thread.run_sync(functools.partial(func, **kwargs))
-
     return Tool(
-        name=tool_name,
-        description=description or doc_description or tool_name,
-        parameters=schema,
-        call=call,
-        model=model,
+        tool_name,
+        description or doc_description or tool_name,
+        schema,
+        func,
+        _model=model,
         context_param=context_param,
-        func=func,
     )
 
 
 @overload
-def tool(func: Callable[..., Any], /) -> Tool: ...
+def tool(func: Callable[..., Any]) -> Tool: ...
 
 
 @overload
@@ -233,7 +243,6 @@ def tool(
 
 def tool(
     func: Callable[..., Any] | None = None,
-    /,
     *,
     name: str | None = None,
     description: str | None = None,
@@ -262,34 +271,27 @@ def raw_tool(
     name: str,
     description: str,
     parameters: dict[str, Any],
-    func: Callable[[dict[str, Any]], Any],
+    func: Callable[..., Any],
     *,
     approve: bool = False,
+    is_async: bool = True,
 ) -> Tool:
-    """A tool whose function receives the model's argument dict as is (no validation).
+    """Build a `Tool` from a ready-made JSON schema and callable.
+
+    For adapters (MCP, A2A) that already have a tool's schema and a remote invoker. The
+    model's arguments are passed to `func` as keyword arguments, unvalidated (validation is
+    the remote side's); the model still sees `parameters`.
 
     Args:
         name: Tool name.
         description: What it does.
         parameters: JSON schema of the arguments object.
-        func: Sync or async function of one dict argument.
+        func: Sync or async function taking the arguments as keywords.
         approve: Require human approval for each call.
+        is_async: Accepted for compatibility; whether `func` is async is detected.
     """
-    if inspect.iscoroutinefunction(func):
-        call: Callable[..., Awaitable[Any]] = func
-    else:
-
-        async def call(arguments: dict[str, Any]) -> Any:
-            return await anyio.to_thread.run_sync(func, arguments)
-
-    return Tool(
-        name=name,
-        description=description,
-        parameters=parameters,
-        call=call,
-        approve=approve,
-        func=func,
-    )
+    del is_async  # detected from func (a sync function marked async used to break)
+    return Tool(name, description, parameters, func, approve)
 
 
 def tool_output_text(value: Any) -> str:

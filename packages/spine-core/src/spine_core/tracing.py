@@ -19,6 +19,7 @@ class EventType(StrEnum):
     TOKEN = "token"
     THINKING = "thinking"
     MODEL_RESPONSE = "model_response"
+    TOOL_CALL_DELTA = "tool_call_delta"
     TOOL_CALL = "tool_call"
     TOOL_RESULT = "tool_result"
     INTERRUPT = "interrupt"
@@ -36,7 +37,9 @@ class TraceEvent:
         step: The step number it belongs to (1-based; 0 before the first model call).
         ts: Wall-clock time, seconds since the epoch.
         data: Event details (JSON-ready), e.g. `{"text": "..."}` for a token,
-            `{"name", "arguments", "id"}` for a tool call, `{"reason"}` for a guard trip.
+            `{"name", "arguments", "id"}` for a tool call, `{"index", "id", "name",
+            "arguments_delta"}` for a streamed tool-call fragment (a JSON piece of the
+            arguments; id and name on a call's first fragment), `{"reason"}` for a guard trip.
     """
 
     type: EventType

@@ -30,7 +30,7 @@ import pytest
 from ..checkpoint import CheckpointStore
 from ..errors import CheckpointConflict
 from ..messages import ImagePart, Message, Role, TextPart, Thinking, ToolCall, Usage
-from ..state import STATE_VERSION, InterruptRequest, SessionStatus, State
+from ..state import STATE_VERSION, InterruptRequest, RunStatus, State
 from ..stop import StopReason
 
 __all__ = ["CheckpointStoreContract", "v1_state_data"]
@@ -61,9 +61,9 @@ def _conversation(session_id: str, *, tenant_id: str | None = None) -> State:
                 tool_calls=[call],
                 thinking=[Thinking(text="need a tool", signature="sig")],
             ),
-            Message.tool(call, "sunny"),
+            Message.tool("sunny", call.id, call.name),
         ],
-        metadata={"customer": {"id": 7, "tags": ["a", "b"]}},
+        scratch={"customer": {"id": 7, "tags": ["a", "b"]}},
     )
 
 
@@ -120,7 +120,7 @@ class CheckpointStoreContract:
 
     async def test_round_trip_preserves_every_field(self, store: CheckpointStore) -> None:
         state = _conversation(_id("rt"), tenant_id=_id("t"))
-        state.status = SessionStatus.INTERRUPTED
+        state.status = RunStatus.INTERRUPTED
         state.stopped_reason = StopReason.INTERRUPT
         state.depth = 2
         state.messages.append(
@@ -129,7 +129,7 @@ class CheckpointStoreContract:
                 parts=[TextPart(text="look"), ImagePart(url="https://x/y.png", media_type="p")],
             )
         )
-        state.interrupt = InterruptRequest(
+        state.pending = InterruptRequest(
             id="int-1",
             kind="approval",
             tool_call=ToolCall(id="c9", name="pay", arguments={"usd": 12.5}),
@@ -169,15 +169,15 @@ class CheckpointStoreContract:
     async def test_header_only_change_is_stored(self, store: CheckpointStore) -> None:
         state = _conversation(_id("hdr"))
         await store.put(state)
-        state.status = SessionStatus.COMPLETED
+        state.status = RunStatus.DONE
         state.stopped_reason = StopReason.FINAL
-        state.metadata["done"] = True
+        state.scratch["done"] = True
         await store.put(state)
         loaded = await store.get(state.session_id)
         assert loaded is not None
-        assert loaded.status is SessionStatus.COMPLETED
+        assert loaded.status is RunStatus.DONE
         assert loaded.stopped_reason is StopReason.FINAL
-        assert loaded.metadata["done"] is True
+        assert loaded.scratch["done"] is True
         assert len(loaded.messages) == 3
 
     async def test_shorter_history_replaces_stored_history(self, store: CheckpointStore) -> None:
@@ -198,7 +198,7 @@ class CheckpointStoreContract:
         state = _conversation(_id("copy"))
         await store.put(state)
         state.messages.append(Message.user("not saved"))
-        state.metadata["not"] = "saved"
+        state.scratch["not"] = "saved"
         loaded = await store.get(state.session_id)
         assert loaded is not None
         loaded.messages.clear()
@@ -206,7 +206,7 @@ class CheckpointStoreContract:
         fresh = await store.get(state.session_id)
         assert fresh is not None
         assert len(fresh.messages) == 3
-        assert "not" not in fresh.metadata and fresh.usage.input_tokens == 12
+        assert "not" not in fresh.scratch and fresh.usage.input_tokens == 12
 
     # --- compare-and-set ------------------------------------------------------------------
 
@@ -222,7 +222,7 @@ class CheckpointStoreContract:
         a.messages.append(Message.user("from a"))
         await store.put(a)
         b.messages.append(Message.user("from b"))
-        b.status = SessionStatus.FAILED
+        b.status = RunStatus.ERROR
         with pytest.raises(CheckpointConflict):
             await store.put(b)
         assert b.revision == 1
@@ -230,7 +230,7 @@ class CheckpointStoreContract:
         assert loaded is not None
         assert loaded.revision == 2
         assert loaded.messages[-1].content == "from a"
-        assert loaded.status is SessionStatus.RUNNING
+        assert loaded.status is RunStatus.RUNNING
 
     async def test_new_session_conflicts_when_it_already_exists(
         self, store: CheckpointStore
@@ -283,7 +283,7 @@ class CheckpointStoreContract:
         tenant, other = _id("tenant"), _id("tenant")
         running = _conversation(_id("l1"), tenant_id=tenant)
         done = _conversation(_id("l2"), tenant_id=tenant)
-        done.status = SessionStatus.COMPLETED
+        done.status = RunStatus.DONE
         foreign = _conversation(_id("l3"), tenant_id=other)
         for state in (running, done, foreign):
             await store.put(state)
@@ -291,7 +291,7 @@ class CheckpointStoreContract:
         assert {i.session_id for i in mine} == {running.session_id, done.session_id}
         completed = await store.list(tenant_id=tenant, status="completed")
         assert [i.session_id for i in completed] == [done.session_id]
-        by_enum = await store.list(tenant_id=tenant, status=SessionStatus.RUNNING)
+        by_enum = await store.list(tenant_id=tenant, status=RunStatus.RUNNING)
         assert [i.session_id for i in by_enum] == [running.session_id]
         everyone = {i.session_id for i in await store.list()}
         assert {running.session_id, done.session_id, foreign.session_id} <= everyone
@@ -308,7 +308,7 @@ class CheckpointStoreContract:
         assert info.session_id == state.session_id
         assert info.agent == "contract"
         assert info.tenant_id == tenant
-        assert info.status is SessionStatus.RUNNING
+        assert info.status is RunStatus.RUNNING
         assert info.revision == 2
         assert info.step == 4
         assert info.message_count == 4
@@ -346,7 +346,7 @@ class CheckpointStoreContract:
         assert loaded.usage.input_tokens == 30 and loaded.usage.output_tokens == 9
         assert loaded.messages[1].tool_calls[0].arguments == {"a": 1, "b": 2}
         assert loaded.messages[-1].content == "1 + 2 = 3"
-        assert loaded.depth == 0 and loaded.metadata == {"origin": "v1"}
+        assert loaded.depth == 0 and loaded.scratch == {"origin": "v1"}
         [info] = await store.list(tenant_id=tenant)
         assert info.revision == 3 and info.message_count == 4
         loaded.messages.append(Message.user("continue in v2"))
@@ -366,8 +366,8 @@ class CheckpointStoreContract:
         loaded = await store.get(state.session_id)
         assert loaded is not None
         assert len(loaded.messages) == 10_001
-        assert loaded.messages[0].content.startswith("message 0 ")
-        assert loaded.messages[9_999].content.startswith("message 9999 ")
+        assert loaded.messages[0].text.startswith("message 0 ")
+        assert loaded.messages[9_999].text.startswith("message 9999 ")
         assert loaded.messages[-1].content == "the 10,001st"
 
     async def test_unicode_and_binary_looking_content_round_trips(
@@ -380,12 +380,12 @@ class CheckpointStoreContract:
             messages=[
                 Message.user(_ODD_TEXT),
                 Message(role=Role.ASSISTANT, tool_calls=[call]),
-                Message.tool(call, "".join(chr(c) for c in range(1, 256))),
+                Message.tool("".join(chr(c) for c in range(1, 256)), call.id, call.name),
             ],
-            metadata={"key ✓": _ODD_TEXT},
+            scratch={"key ✓": _ODD_TEXT},
         )
         await store.put(state)
         loaded = await store.get(sid)
         assert loaded is not None
         assert loaded.messages == state.messages
-        assert loaded.metadata == state.metadata
+        assert loaded.scratch == state.scratch

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ..messages import FinishReason, Message, ModelResponse, Role, ToolCall
-from ..providers import ChunkType, Provider, StreamChunk
+from ..providers import ChunkType, Provider, StreamChunk, provider_model, provider_name
 from ..tools import tool
 
 __all__ = ["ProviderContract"]
@@ -44,7 +44,7 @@ def _history() -> list[Message]:
         Message.system("You are terse."),
         Message.user("Look up spine."),
         Message.assistant(tool_calls=[call]),
-        Message.tool(call, "Spine is an agent framework."),
+        Message.tool("Spine is an agent framework.", call.id, call.name),
         Message.user("Summarise in one sentence."),
     ]
 
@@ -68,19 +68,18 @@ class ProviderContract:
 
     def test_identifies_itself(self, provider: Provider) -> None:
         assert isinstance(provider, Provider)
-        assert provider.name and isinstance(provider.name, str)
-        assert provider.model and isinstance(provider.model, str)
+        assert provider_name(provider) and provider_model(provider)
 
     async def test_complete_answers_a_user_message(self, provider: Provider) -> None:
         self._check(await provider.complete([Message.user("Say hello.")], []))
 
     async def test_accepts_a_tool_conversation_with_tools(self, provider: Provider) -> None:
-        self._check(await provider.complete(_history(), [lookup]))
+        self._check(await provider.complete(_history(), [lookup.schema]))
 
     async def test_accepts_the_standard_settings(self, provider: Provider) -> None:
         response = await provider.complete(
             [Message.user("Say hello.")],
-            [lookup],
+            [lookup.schema],
             temperature=0.0,
             max_tokens=64,
             tool_choice="auto",
@@ -98,5 +97,5 @@ class ProviderContract:
         assert len(finals) == 1 and chunks[-1] is finals[0]
         assert finals[0].response is not None
         response = self._check(finals[0].response)
-        text = "".join(c.text for c in chunks if c.type is ChunkType.TEXT)
-        assert text == response.message.content
+        text = "".join(c.delta for c in chunks if c.type is ChunkType.TEXT)
+        assert text == response.message.text
