@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 
-from spine_core import Message, ModelResponse, ToolCall, ToolSpec, Usage
+from spine_core import Message, ModelResponse, ToolCall, Usage
 
 
 def call(name: str, id: str | None = None, /, **arguments: Any) -> ToolCall:
@@ -44,7 +44,7 @@ class BlockingProvider:
         self.never = anyio.Event()
 
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None, **settings: Any
     ) -> ModelResponse:
         self.calls += 1
         await self.never.wait()

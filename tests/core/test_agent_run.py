@@ -11,8 +11,8 @@ from spine_core import (
     Middleware,
     ProviderError,
     Role,
+    RunStatus,
     ScriptedProvider,
-    SessionStatus,
     StepContext,
     StopReason,
     StopRun,
@@ -55,7 +55,7 @@ async def test_final_answer_summarises_tool_results() -> None:
     assert result.stopped_reason is StopReason.FINAL
     assert result.ok
     assert "sunny in example" in result.answer
-    assert result.state.status is SessionStatus.COMPLETED
+    assert result.state.status is RunStatus.DONE
 
 
 @pytest.mark.anyio
@@ -69,7 +69,7 @@ async def test_model_string_resolves_through_the_registry() -> None:
 
 
 @pytest.mark.anyio
-async def test_system_prompt_is_sent_but_never_stored() -> None:
+async def test_system_prompt_is_stored_as_the_first_message_and_sent() -> None:
     provider = ScriptedProvider(["done"])
     agent = Agent(provider, system="Be brief.")
 
@@ -77,7 +77,9 @@ async def test_system_prompt_is_sent_but_never_stored() -> None:
 
     assert provider.prompts[0][0].role is Role.SYSTEM
     assert provider.prompts[0][0].text == "Be brief."
-    assert [m.role for m in result.state.messages] == [Role.USER, Role.ASSISTANT]
+    assert [m.role for m in result.state.messages] == [Role.SYSTEM, Role.USER, Role.ASSISTANT]
+    again = await agent.run("more", session_id=result.state.session_id)
+    assert [m.role for m in again.state.messages].count(Role.SYSTEM) == 1
 
 
 @pytest.mark.anyio
@@ -89,8 +91,8 @@ async def test_max_steps_stops_a_model_that_never_answers() -> None:
 
     assert result.stopped_reason is StopReason.MAX_STEPS
     assert provider.counter["n"] == 3  # type: ignore[attr-defined]
-    assert result.answer == ""
-    assert result.state.status is SessionStatus.STOPPED
+    assert result.answer is None  # no assistant text so far
+    assert result.state.status is RunStatus.DONE
 
 
 @pytest.mark.anyio
@@ -148,7 +150,7 @@ async def test_middleware_stop_run_ends_the_run_with_its_reason(reason: StopReas
     result = await agent.run("go")
 
     assert result.stopped_reason is reason
-    assert result.message == f"stopped by {reason.value} check"
+    assert result.answer == f"stopped by {reason.value} check"
     assert provider.counter["n"] == 1  # type: ignore[attr-defined]
 
 
@@ -164,7 +166,7 @@ async def test_stop_run_raised_by_a_tool_ends_the_run() -> None:
     result = await agent.run("go")
 
     assert result.stopped_reason is StopReason.GUARDRAIL
-    assert result.message == "tool refused"
+    assert result.answer == "tool refused"
 
 
 @pytest.mark.anyio
@@ -176,8 +178,9 @@ async def test_provider_error_without_middleware_ends_with_error() -> None:
 
     assert result.stopped_reason is StopReason.ERROR
     assert result.error is not None
-    assert result.error["kind"] == "bad_request" and result.error["status"] == 400
-    assert result.state.status is SessionStatus.FAILED
+    assert result.error_detail is not None
+    assert result.error_detail["kind"] == "bad_request" and result.error_detail["status"] == 400
+    assert result.state.status is RunStatus.ERROR
 
 
 @pytest.mark.anyio

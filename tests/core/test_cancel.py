@@ -8,8 +8,8 @@ import pytest
 from spine_core import (
     Agent,
     InMemoryCheckpointStore,
+    RunStatus,
     ScriptedProvider,
-    SessionStatus,
     SpineError,
     StopReason,
     tool,
@@ -49,7 +49,7 @@ async def test_should_cancel_stops_between_tool_calls_with_a_resume_token() -> N
     assert ran == ["a"]
     assert result.resume_token == f"{result.session_id}:"
     stored = await store.get(result.session_id)
-    assert stored is not None and stored.status is SessionStatus.CANCELLED
+    assert stored is not None and stored.status is RunStatus.CANCELLED
     assert [c.id for c in stored.pending_tool_calls()] == ["w2"]
 
 
@@ -82,7 +82,7 @@ async def test_cancelled_run_continues_with_run_none_and_its_session_id() -> Non
 
     assert result.ok and ran == ["a", "b"]
     stored = await store.get(cancelled.session_id)
-    assert stored is not None and stored.status is SessionStatus.COMPLETED
+    assert stored is not None and stored.status is RunStatus.DONE
 
 
 @pytest.mark.anyio
@@ -138,7 +138,7 @@ async def test_an_outer_cancel_checkpoints_the_run_as_cancelled_and_resumable() 
         tg.cancel_scope.cancel()
 
     stored = await store.get("outer")
-    assert stored is not None and stored.status is SessionStatus.CANCELLED
+    assert stored is not None and stored.status is RunStatus.CANCELLED
     assert [m.role for m in stored.messages] == ["user", "assistant"]  # the call is pending
     assert agent.last_result is not None
     assert agent.last_result.stopped_reason is StopReason.CANCELLED

@@ -9,8 +9,8 @@ from spine_core import (
     CheckpointConflict,
     InMemoryCheckpointStore,
     Message,
+    RunStatus,
     ScriptedProvider,
-    SessionStatus,
     State,
 )
 
@@ -99,17 +99,17 @@ async def test_put_does_not_serialise_or_copy_existing_messages(
 @pytest.mark.anyio
 async def test_get_returns_an_independent_copy() -> None:
     store = InMemoryCheckpointStore()
-    await store.put(State(session_id="s", metadata={"k": 1}))
+    await store.put(State(session_id="s", scratch={"k": 1}))
     copy = await store.get("s")
     assert copy is not None
 
     copy.messages.append(Message.user("local only"))
-    copy.metadata["k"] = 2
+    copy.scratch["k"] = 2
     copy.usage.input_tokens = 99
 
     again = await store.get("s")
     assert again is not None
-    assert (again.messages, again.metadata, again.usage.input_tokens) == ([], {"k": 1}, 0)
+    assert (again.messages, again.scratch, again.usage.input_tokens) == ([], {"k": 1}, 0)
 
 
 @pytest.mark.anyio
@@ -126,17 +126,17 @@ async def test_unknown_session_is_none_and_delete_reports_existence() -> None:
 @pytest.mark.anyio
 async def test_list_filters_by_tenant_and_status() -> None:
     store = InMemoryCheckpointStore()
-    await store.put(State(session_id="a", tenant_id="t1", status=SessionStatus.COMPLETED))
-    await store.put(State(session_id="b", tenant_id="t1", status=SessionStatus.INTERRUPTED))
-    await store.put(State(session_id="c", tenant_id="t2", status=SessionStatus.COMPLETED))
+    await store.put(State(session_id="a", tenant_id="t1", status=RunStatus.DONE))
+    await store.put(State(session_id="b", tenant_id="t1", status=RunStatus.INTERRUPTED))
+    await store.put(State(session_id="c", tenant_id="t2", status=RunStatus.DONE))
 
     def ids(infos: list) -> list[str]:
         return sorted(i.session_id for i in infos)
 
     assert ids(await store.list()) == ["a", "b", "c"]
     assert ids(await store.list(tenant_id="t1")) == ["a", "b"]
-    assert ids(await store.list(status="completed")) == ["a", "c"]
-    assert ids(await store.list(tenant_id="t1", status=SessionStatus.INTERRUPTED)) == ["b"]
+    assert ids(await store.list(status="done")) == ["a", "c"]
+    assert ids(await store.list(tenant_id="t1", status=RunStatus.INTERRUPTED)) == ["b"]
 
 
 @pytest.mark.anyio
@@ -150,7 +150,7 @@ async def test_list_reports_message_count_and_revision() -> None:
     assert info.session_id == result.session_id
     assert info.message_count == 2
     assert info.revision == result.state.revision
-    assert info.status is SessionStatus.COMPLETED
+    assert info.status is RunStatus.DONE
 
 
 @pytest.mark.anyio

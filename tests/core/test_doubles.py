@@ -113,7 +113,7 @@ async def test_scripted_provider_past_its_script_raises_a_clear_error() -> None:
 async def test_doubles_stream_word_deltas_then_the_response() -> None:
     chunks = [c async for c in ScriptedProvider(["a b c"]).stream([Message.user("x")], [])]
 
-    assert [c.text for c in chunks[:-1]] == ["a", " b", " c"]
+    assert [c.delta for c in chunks[:-1]] == ["a", " b", " c"]
     assert chunks[-1].type is ChunkType.RESPONSE
     assert chunks[-1].response is not None and chunks[-1].response.message.text == "a b c"
 

@@ -61,7 +61,7 @@ async def test_retries_are_bounded_by_max_retries_per_step() -> None:
 
     assert result.stopped_reason is StopReason.ERROR
     assert len(provider.calls) == 3
-    assert result.error is not None and result.error["kind"] == "overloaded"
+    assert result.error_detail is not None and result.error_detail["kind"] == "overloaded"
 
 
 @pytest.mark.anyio
@@ -144,7 +144,7 @@ async def test_non_provider_exception_from_a_provider_is_mapped_to_unknown() -> 
     error = middleware.errors[0]
     assert isinstance(error, ProviderError) and error.kind == "unknown"
     assert isinstance(error.__cause__, KeyError)
-    assert result.error is not None and "KeyError" in result.error["message"]
+    assert result.error_detail is not None and "KeyError" in result.error_detail["message"]
 
 
 @tool
@@ -207,5 +207,6 @@ async def test_on_error_fail_on_a_tool_error_ends_the_run_with_error() -> None:
     result = await agent.run("go")
 
     assert result.stopped_reason is StopReason.ERROR
-    assert result.error == {"type": "ConnectionError", "message": "reset by peer"}
+    assert result.error == "reset by peer"
+    assert result.error_detail == {"type": "ConnectionError", "message": "reset by peer"}
     assert len(provider.calls) == 1

@@ -4,32 +4,44 @@ from __future__ import annotations
 
 import pytest
 
-from spine_core import Agent, FunctionProvider, Guards, StopReason, Usage, tool
+from spine_core import Agent, FunctionProvider, Guards, State, StopReason, Usage, tool
 
 from .helpers import asks, call, priced
 
-EVERYTHING_TRIPPED = dict(
-    steps=5, usage=Usage(input_tokens=500, cost_usd=5.0), elapsed_s=50.0, depth=9
+EVERYTHING_TRIPPED = State(
+    session_id="s", step=5, usage=Usage(input_tokens=500, cost_usd=5.0), depth=9
 )
-ALL = Guards(max_steps=1, max_cost_usd=1.0, max_tokens=10, timeout_s=1.0, max_depth=1)
+UNLIMITED = dict(max_steps=None, max_depth=None)
 
 
 @pytest.mark.parametrize(
     ("guards", "expected"),
     [
-        (ALL, StopReason.MAX_STEPS),
-        (Guards(max_cost_usd=1.0, max_tokens=10, timeout_s=1.0, max_depth=1), StopReason.MAX_COST),
-        (Guards(max_tokens=10, timeout_s=1.0, max_depth=1), StopReason.MAX_TOKENS),
-        (Guards(timeout_s=1.0, max_depth=1), StopReason.TIMEOUT),
-        (Guards(max_depth=1), StopReason.MAX_DEPTH),
+        (
+            Guards(max_steps=1, max_cost_usd=1.0, max_tokens=10, timeout_s=1.0, max_depth=1),
+            StopReason.MAX_DEPTH,
+        ),
+        (Guards(max_steps=1, max_cost_usd=1.0, max_tokens=10, timeout_s=1.0), StopReason.MAX_DEPTH),
+        (
+            Guards(max_steps=1, max_cost_usd=1.0, max_tokens=10, timeout_s=1.0, max_depth=None),
+            StopReason.MAX_STEPS,
+        ),
+        (Guards(max_cost_usd=1.0, max_tokens=10, timeout_s=1.0, **UNLIMITED), StopReason.MAX_COST),
+        (Guards(max_tokens=10, timeout_s=1.0, **UNLIMITED), StopReason.MAX_TOKENS),
+        (Guards(timeout_s=1.0, **UNLIMITED), StopReason.TIMEOUT),
     ],
 )
 def test_first_ceiling_in_priority_order_wins(guards: Guards, expected: StopReason) -> None:
-    assert guards.check(**EVERYTHING_TRIPPED) is expected
+    assert guards.check(EVERYTHING_TRIPPED, 50.0) is expected
 
 
 def test_no_ceiling_reached_returns_none() -> None:
-    assert Guards().check(steps=0, usage=Usage(), elapsed_s=0.0, depth=0) is None
+    assert Guards().check(State(session_id="s"), 0.0) is None
+
+
+def test_every_limit_may_be_none_meaning_unlimited() -> None:
+    unlimited = Guards(max_steps=None, max_depth=None)
+    assert unlimited.check(EVERYTHING_TRIPPED, 1e9) is None
 
 
 @tool

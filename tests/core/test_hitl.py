@@ -9,8 +9,8 @@ from spine_core import (
     Agent,
     InMemoryCheckpointStore,
     Interrupt,
+    RunStatus,
     ScriptedProvider,
-    SessionStatus,
     SpineError,
     StopReason,
     tool,
@@ -74,7 +74,7 @@ async def test_approval_tool_pauses_before_running() -> None:
     assert result.interrupt.tool_call == call("transfer", amount=5)
     assert result.resume_token == f"{result.session_id}:{result.interrupt.id}"
     stored = await store.get(result.session_id)
-    assert stored is not None and stored.status is SessionStatus.INTERRUPTED
+    assert stored is not None and stored.status is RunStatus.INTERRUPTED
 
 
 @pytest.mark.anyio

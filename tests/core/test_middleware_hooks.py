@@ -13,6 +13,7 @@ from spine_core import (
     ModelResponse,
     Result,
     ScriptedProvider,
+    State,
     StepContext,
     Tool,
     ToolContext,
@@ -39,25 +40,25 @@ class Logging(Middleware):
         self.name = name
         self.log = log
 
-    async def on_run_start(self, ctx: StepContext) -> None:
+    async def on_run_start(self, state: State) -> None:
         self.log.append(f"{self.name}.on_run_start")
 
     async def before_model(self, ctx: StepContext) -> None:
         self.log.append(f"{self.name}.before_model")
 
-    async def after_model(self, ctx: StepContext, response: ModelResponse) -> None:
+    async def after_model(self, ctx: StepContext) -> None:
         self.log.append(f"{self.name}.after_model")
 
     async def before_tool(self, ctx: ToolContext) -> None:
         self.log.append(f"{self.name}.before_tool")
 
-    async def after_tool(self, ctx: ToolContext, result: str) -> None:
+    async def after_tool(self, ctx: ToolContext) -> None:
         self.log.append(f"{self.name}.after_tool")
 
     async def on_error(self, ctx: Any, error: Exception) -> None:
         self.log.append(f"{self.name}.on_error")
 
-    async def on_run_end(self, ctx: StepContext, result: Result) -> None:
+    async def on_run_end(self, state: State, result: Result) -> None:
         self.log.append(f"{self.name}.on_run_end")
 
 
@@ -152,7 +153,7 @@ async def test_step_context_describes_the_next_model_call() -> None:
         session_id="s1",
         tenant_id="acme",
         depth=0,
-        messages=["sys", "2+3"],
+        messages=["sys", "2+3"],  # the system prompt is the session's first message
         tools=["add"],
         settings={"temperature": 0.0},
         provider=provider,
@@ -169,7 +170,7 @@ async def test_tool_context_carries_the_call_the_tool_and_its_arguments() -> Non
 
     class Spy(Middleware):
         async def before_tool(self, ctx: ToolContext) -> None:
-            seen.append((ctx.call.id, ctx.tool, dict(ctx.arguments), ctx.session_id))
+            seen.append((ctx.call.id, ctx.tool, dict(ctx.args), ctx.session_id))
 
     agent = Agent(one_tool_then_answer(), tools=[add], middleware=[Spy()])
 
@@ -192,14 +193,14 @@ async def test_before_model_hooks_may_trim_what_the_provider_sees_without_touchi
     result = await agent.run("question")
 
     assert [m.text for m in provider.prompts[0]] == ["question"]
-    assert [m.text for m in result.state.messages] == ["question", "ok"]
+    assert [m.text for m in result.state.messages] == ["long system prompt", "question", "ok"]
 
 
 @pytest.mark.anyio
 async def test_duck_typed_middleware_with_one_hook_is_called() -> None:
     class Upper:  # not a Middleware subclass, only one hook
-        async def after_tool(self, ctx: ToolContext, result: str) -> str:
-            return f"<{result}>"
+        async def after_tool(self, ctx: ToolContext) -> None:
+            ctx.result = f"<{ctx.result}>"
 
     provider = one_tool_then_answer()
     agent = Agent(provider, tools=[add], middleware=[Upper()])
@@ -212,8 +213,8 @@ async def test_duck_typed_middleware_with_one_hook_is_called() -> None:
 @pytest.mark.anyio
 async def test_before_model_response_short_circuits_the_provider() -> None:
     class Cached(Middleware):
-        async def before_model(self, ctx: StepContext) -> ModelResponse:
-            return ModelResponse(message=Message.assistant("from cache"), cached=True)
+        async def before_model(self, ctx: StepContext) -> None:
+            ctx.response = ModelResponse(message=Message.assistant("from cache"), cached=True)
 
     provider = ScriptedProvider([])  # would raise if called
     agent = Agent(provider, middleware=[Cached()])
@@ -229,8 +230,8 @@ async def test_short_circuit_skips_inner_before_model_hooks() -> None:
     log: list[str] = []
 
     class Cached(Middleware):
-        async def before_model(self, ctx: StepContext) -> ModelResponse:
-            return ModelResponse(message=Message.assistant("cached"))
+        async def before_model(self, ctx: StepContext) -> None:
+            ctx.response = ModelResponse(message=Message.assistant("cached"))
 
     agent = Agent(ScriptedProvider([]), middleware=[Cached(), Logging("inner", log)])
 
@@ -243,9 +244,10 @@ async def test_short_circuit_skips_inner_before_model_hooks() -> None:
 @pytest.mark.anyio
 async def test_after_model_replaces_the_response() -> None:
     class Redact(Middleware):
-        async def after_model(self, ctx: StepContext, response: ModelResponse) -> ModelResponse:
-            message = Message.assistant(response.message.text.replace("secret", "[redacted]"))
-            return response.model_copy(update={"message": message})
+        async def after_model(self, ctx: StepContext) -> None:
+            assert ctx.response is not None
+            text = ctx.response.message.text.replace("secret", "[redacted]")
+            ctx.response = ctx.response.model_copy(update={"message": Message.assistant(text)})
 
     agent = Agent(ScriptedProvider(["the secret is 42"]), middleware=[Redact()])
 
@@ -266,8 +268,8 @@ async def test_before_tool_result_short_circuits_the_tool() -> None:
         return "computed"
 
     class Memo(Middleware):
-        async def before_tool(self, ctx: ToolContext) -> str:
-            return "memoised"
+        async def before_tool(self, ctx: ToolContext) -> None:
+            ctx.result, ctx.skip = "memoised", True
 
     agent = Agent(
         ScriptedProvider([asks(call("expensive", n=1)), "done"]),
@@ -291,11 +293,10 @@ async def test_before_tool_answer_flagged_as_error_reaches_the_model_as_a_tool_e
         return "fetched"
 
     class Deny(Middleware):
-        async def before_tool(self, ctx: ToolContext) -> str:
-            ctx.is_error = True
-            return "fetch is disabled here"
+        async def before_tool(self, ctx: ToolContext) -> None:
+            ctx.result, ctx.skip, ctx.is_error = "fetch is disabled here", True, True
 
-        async def after_tool(self, ctx: ToolContext, result: str) -> None:
+        async def after_tool(self, ctx: ToolContext) -> None:
             seen.append(ctx.is_error)
 
     agent = Agent(
@@ -314,9 +315,9 @@ async def test_after_tool_replaces_the_result_and_sees_the_error_flag() -> None:
     flags: list[bool] = []
 
     class Tag(Middleware):
-        async def after_tool(self, ctx: ToolContext, result: str) -> str:
-            flags.append(ctx.is_error)
-            return f"{result} (checked)"
+        async def after_tool(self, ctx: ToolContext) -> None:
+            flags.append(ctx.is_error or ctx.error is not None)
+            ctx.result = f"{ctx.result} (checked)"
 
     agent = Agent(one_tool_then_answer(), tools=[add], middleware=[Tag()])
 
@@ -330,7 +331,7 @@ async def test_after_tool_replaces_the_result_and_sees_the_error_flag() -> None:
 async def test_before_tool_may_rewrite_the_arguments() -> None:
     class Double(Middleware):
         async def before_tool(self, ctx: ToolContext) -> None:
-            ctx.arguments = {k: v * 2 for k, v in ctx.arguments.items()}
+            ctx.args = {k: v * 2 for k, v in ctx.args.items()}
 
     agent = Agent(one_tool_then_answer(), tools=[add], middleware=[Double()])
 
@@ -342,8 +343,8 @@ async def test_before_tool_may_rewrite_the_arguments() -> None:
 @pytest.mark.anyio
 async def test_on_run_end_may_replace_the_result() -> None:
     class Stamp(Middleware):
-        async def on_run_end(self, ctx: StepContext, result: Result) -> Result:
-            return result.model_copy(update={"answer": result.answer + " [reviewed]"})
+        async def on_run_end(self, state: State, result: Result) -> Result:
+            return result.model_copy(update={"answer": f"{result.answer} [reviewed]"})
 
     agent = Agent(ScriptedProvider(["fine"]), middleware=[Stamp()])
 
@@ -354,19 +355,20 @@ async def test_on_run_end_may_replace_the_result() -> None:
 
 
 @pytest.mark.anyio
-async def test_scratch_is_per_run_storage_shared_by_hooks() -> None:
+async def test_extra_is_per_run_storage_shared_by_hooks() -> None:
+    seen: list[dict[str, Any]] = []
+
     class Count(Middleware):
         async def before_model(self, ctx: StepContext) -> None:
-            ctx.scratch["calls"] = ctx.scratch.get("calls", 0) + 1
+            ctx.extra["calls"] = ctx.extra.get("calls", 0) + 1
+            seen.append(ctx.extra)
 
         async def before_tool(self, ctx: ToolContext) -> None:
-            ctx.scratch["tools"] = ctx.scratch.get("calls")
-
-        async def on_run_end(self, ctx: StepContext, result: Result) -> None:
-            result.state.metadata["seen"] = dict(ctx.scratch)
+            ctx.extra["tools"] = ctx.extra.get("calls")
 
     agent = Agent(one_tool_then_answer(), tools=[add], middleware=[Count()])
+    await agent.run("2+3")
+    await agent.run("again")  # a new run starts with empty storage
 
-    first = await agent.run("2+3")
-
-    assert first.state.metadata["seen"] == {"calls": 2, "tools": 1}
+    assert seen[0] is seen[1] and seen[0] == {"calls": 2, "tools": 1}
+    assert seen[2] is not seen[0] and seen[2]["calls"] == 1

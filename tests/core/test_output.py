@@ -57,8 +57,9 @@ async def test_exhausted_repairs_end_the_run_with_error() -> None:
     result = await agent.run("extract")
 
     assert result.stopped_reason is StopReason.ERROR
-    assert result.error is not None and result.error["type"] == "OutputValidationError"
-    assert "after 2 repair attempts" in result.error["message"]
+    assert result.error_detail is not None
+    assert result.error_detail["type"] == "OutputValidationError"
+    assert "after 2 repair attempts" in (result.error or "")
     assert len(provider.calls) == 3
     assert result.output is None
 

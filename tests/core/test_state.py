@@ -15,8 +15,8 @@ from spine_core import (
     InMemoryCheckpointStore,
     Message,
     Role,
+    RunStatus,
     ScriptedProvider,
-    SessionStatus,
     State,
     StopReason,
     migrate,
@@ -35,7 +35,7 @@ def v1() -> dict[str, Any]:
 def test_migrate_v1_upgrades_every_field() -> None:
     data = migrate(v1())
 
-    assert data["version"] == STATE_VERSION == 2
+    assert data["version"] == STATE_VERSION == 3
     assert data["revision"] == 4 and "rev" not in data
     assert data["depth"] == 0
     assert data["usage"] == {"input_tokens": 120, "output_tokens": 30, "cost_usd": 0.0021}
@@ -44,8 +44,10 @@ def test_migrate_v1_upgrades_every_field() -> None:
         {"id": "call_1", "name": "weather", "arguments": {"city": "Oslo"}},
         {"id": "call_2", "name": "weather", "arguments": {"city": "Paris", "unit": "C"}},
     ]
-    for key in ("session_id", "agent", "tenant_id", "status", "stopped_reason", "step", "metadata"):
+    for key in ("session_id", "agent", "tenant_id", "stopped_reason", "step"):
         assert data[key] == v1()[key]
+    assert data["status"] == "done"  # v1/v2 "stopped" and "completed" are RunStatus.DONE
+    assert data["scratch"] == v1()["metadata"] and data["pending"] is None
 
 
 def test_migrate_does_not_modify_its_input() -> None:
@@ -61,12 +63,12 @@ def test_state_load_validates_a_v1_state() -> None:
     state = State.load(v1())
 
     assert (state.session_id, state.agent, state.tenant_id) == ("legacy-7f3a", "travel", "acme")
-    assert state.status is SessionStatus.STOPPED
+    assert state.status is RunStatus.DONE
     assert state.stopped_reason is StopReason.TIMEOUT
     assert (state.revision, state.step, state.depth) == (4, 2, 0)
     assert (state.usage.input_tokens, state.usage.output_tokens) == (120, 30)
     assert [m.role for m in state.messages] == [Role.USER, Role.ASSISTANT, Role.TOOL]
-    assert state.metadata == {"channel": "web"}
+    assert state.scratch == {"channel": "web"}
     assert state.pending_tool_calls() == [call("weather", "call_2", city="Paris", unit="C")]
 
 
@@ -113,7 +115,7 @@ async def test_v1_session_continues_in_a_current_agent() -> None:
     ]
     stored = await store.get("legacy-7f3a")
     assert stored is not None and stored.version == STATE_VERSION
-    assert stored.status is SessionStatus.COMPLETED
+    assert stored.status is RunStatus.DONE
 
 
 def test_pending_tool_calls_are_the_unanswered_calls_of_the_last_assistant_message() -> None:
@@ -122,7 +124,7 @@ def test_pending_tool_calls_are_the_unanswered_calls_of_the_last_assistant_messa
         messages=[
             Message.user("go"),
             asks(call("a"), call("b"), call("c")),
-            Message.tool(call("b"), "done"),
+            Message.tool("done", call("b").id, call("b").name),
         ],
     )
 
@@ -135,7 +137,7 @@ def test_no_pending_calls_after_a_final_answer_or_in_an_empty_session() -> None:
         messages=[
             Message.user("go"),
             asks(call("a")),
-            Message.tool(call("a"), "x"),
+            Message.tool("x", call("a").id, call("a").name),
             Message.assistant("ok"),
         ],
     )

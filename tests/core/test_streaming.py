@@ -45,6 +45,7 @@ async def test_stream_yields_events_in_loop_order() -> None:
     assert [e.type for e in events] == [
         EventType.STEP_START,
         EventType.MODEL_CALL,
+        EventType.TOOL_CALL_DELTA,
         EventType.MODEL_RESPONSE,
         EventType.TOOL_CALL,
         EventType.TOOL_RESULT,

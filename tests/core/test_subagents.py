@@ -79,7 +79,7 @@ async def test_delegation_cycle_stops_with_max_depth_and_the_top_run_ends() -> N
         @tool(name=f"ask_{to}")
         async def forward(input: str, ctx: ToolContext) -> Any:
             """Forward a task."""
-            return await tools[to].invoke({"input": input}, ctx)
+            return await tools[to].call({"input": input}, ctx)
 
         return forward
 
@@ -150,7 +150,7 @@ async def test_a_child_approval_pauses_the_parent_and_approving_it_runs_the_chil
     assert sent == ["ana@example.com"]
     assert tool_messages(done.state.messages) == [("mailer", "mailed", False)]
     child_state = await store.get("p/d1")
-    assert child_state is not None and child_state.status == "completed"
+    assert child_state is not None and child_state.status == "done"
 
 
 @pytest.mark.anyio

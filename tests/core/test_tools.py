@@ -207,16 +207,16 @@ async def test_unparseable_arguments_from_the_provider_become_a_tool_error() -> 
 @pytest.mark.anyio
 async def test_invoke_validates_and_raises_tool_validation_error() -> None:
     with pytest.raises(ToolValidationError) as info:
-        await search.invoke({"limit": 2})
+        await search.call({"limit": 2})
 
     assert info.value.tool == "search" and "query" in info.value.detail
 
 
 @pytest.mark.anyio
-async def test_raw_tool_receives_the_argument_dict_unvalidated() -> None:
+async def test_raw_tool_receives_the_arguments_as_keywords_unvalidated() -> None:
     received: list[dict[str, Any]] = []
 
-    async def handler(arguments: dict[str, Any]) -> dict[str, Any]:
+    async def handler(**arguments: Any) -> dict[str, Any]:
         received.append(arguments)
         return {"echo": arguments}
 
@@ -237,13 +237,14 @@ async def test_raw_tool_receives_the_argument_dict_unvalidated() -> None:
 async def test_sync_raw_tool_runs_in_a_worker_thread() -> None:
     threads: list[int] = []
 
-    def handler(arguments: dict[str, Any]) -> str:
+    def handler(n: int) -> str:
         threads.append(threading.get_ident())
-        return "ok"
+        return f"ok {n}"
 
-    result = await raw_tool("h", "H.", {"type": "object"}, handler).invoke({})
+    # is_async=True is the documented default: a sync function must still work
+    result = await raw_tool("h", "H.", {"type": "object"}, handler, is_async=True).call({"n": 1})
 
-    assert result == "ok" and threads[0] != threading.get_ident()
+    assert result == "ok 1" and threads[0] != threading.get_ident()
 
 
 class Point(BaseModel):
@@ -265,6 +266,6 @@ def test_tool_output_text(value: Any, text: str) -> None:
 
 
 def test_tool_messages_refer_to_their_call() -> None:
-    message = Message.tool(call("search", "c7"), "hits", is_error=False)
+    message = Message.tool("hits", "c7", "search", is_error=False)
 
     assert (message.tool_call_id, message.name, message.text) == ("c7", "search", "hits")

@@ -27,6 +27,7 @@ async def call_model(run: Run) -> ModelResponse | None:
     # Hooks may edit tools and settings in place: give them copies; without hooks, share.
     ctx.tools = list(run.agent.tools.values())
     ctx.settings = dict(run.settings) if hooked else run.settings
+    ctx.provider = run.provider  # a fallback lasts one step
     ctx.response = None
     ctx.force_continue = False
     ctx.attempt = 0

@@ -88,7 +88,8 @@ class Run:
         self.started = time.monotonic()
         timeout = self.guards.timeout_s
         self.deadline = None if timeout is None else self.started + timeout
-        ctx: StepContext[Any] = StepContext(state, state.messages, [], provider or agent.provider)
+        self.provider = provider or agent.provider
+        ctx: StepContext[Any] = StepContext(state, state.messages, [], self.provider)
         ctx.agent = agent.label
         ctx.tracer = self.tracer
         ctx.deadline = self.deadline

@@ -283,8 +283,10 @@ class Agent:
                 raise ResumeError(f"resume token '{token}' is stale: that pause was resolved")
             pending.decision = dataclasses.asdict(_decide(pending, decision, answer, reason))
         elif state.status is not RunStatus.CANCELLED or interrupt_id:
+            stale = f"resume token '{token}' is stale: " if interrupt_id is not None else ""
             raise ResumeError(
-                f"session '{state.session_id}' has nothing to resume: it is {state.status.value}"
+                f"{stale}session '{state.session_id}' has nothing to resume: "
+                f"it is {state.status.value}"
             )
         state.status = RunStatus.RUNNING
         try:
@@ -306,7 +308,7 @@ class Agent:
         session_id, colon, interrupt_id = token.rpartition(":")
         state = await self.checkpoint.get(session_id) if colon and session_id else None
         if state is None:
-            raise ResumeError(f"no resumable run for token '{token}': no such session")
+            raise ResumeError(f"no resumable run for token '{token}': no session by that id")
         return state, interrupt_id
 
     def run_sync(

@@ -93,8 +93,11 @@ class MiddlewareChain:
         return result
 
     async def before_model(self, ctx: StepContext[Any]) -> None:
+        """Run the hooks until one presets the response (`ctx.response`)."""
         for hook in self._before_model:
             await hook(ctx)
+            if ctx.response is not None:
+                return
 
     async def after_model(self, ctx: StepContext[Any]) -> None:
         for hook in self._after_model:

@@ -133,19 +133,24 @@ def register(group: str, name: str, factory: Callable[..., Any]) -> None:
     _explicit.setdefault(group, {})[name] = factory
 
 
-def register_provider(name: str, factory: Callable[..., Provider]) -> None:
-    register(PROVIDERS, name, factory)
+def register_provider(scheme: str, factory: Callable[..., Provider]) -> None:
+    """Register a provider factory under a `scheme` (e.g. "anthropic"): `resolve_provider(
+    "scheme:model")` then calls `factory(model, **params)`."""
+    register(PROVIDERS, scheme, factory)
 
 
 def register_middleware(name: str, factory: Callable[..., Any]) -> None:
+    """Register a middleware factory (called with keyword parameters) under `name`."""
     register(MIDDLEWARE, name, factory)
 
 
 def register_checkpoint(name: str, factory: Callable[..., Any]) -> None:
+    """Register a checkpoint-store factory (called with keyword parameters) under `name`."""
     register(CHECKPOINTS, name, factory)
 
 
 def register_memory(name: str, factory: Callable[..., Any]) -> None:
+    """Register a `Memory` factory (called with keyword parameters) under `name`."""
     register(MEMORY, name, factory)
 
 

@@ -289,13 +289,13 @@ class CheckpointStoreContract:
             await store.put(state)
         mine = await store.list(tenant_id=tenant)
         assert {i.session_id for i in mine} == {running.session_id, done.session_id}
-        completed = await store.list(tenant_id=tenant, status="completed")
+        completed = await store.list(tenant_id=tenant, status="done")
         assert [i.session_id for i in completed] == [done.session_id]
         by_enum = await store.list(tenant_id=tenant, status=RunStatus.RUNNING)
         assert [i.session_id for i in by_enum] == [running.session_id]
         everyone = {i.session_id for i in await store.list()}
         assert {running.session_id, done.session_id, foreign.session_id} <= everyone
-        assert {i.session_id for i in await store.list(status="completed")} >= {done.session_id}
+        assert {i.session_id for i in await store.list(status="done")} >= {done.session_id}
 
     async def test_list_reports_header_fields(self, store: CheckpointStore) -> None:
         tenant = _id("tenant")
