@@ -8,6 +8,7 @@ import pytest
 from spine_core import (
     Agent,
     InMemoryCheckpointStore,
+    Result,
     RunStatus,
     ScriptedProvider,
     SpineError,
@@ -127,10 +128,15 @@ async def test_an_outer_cancel_checkpoints_the_run_as_cancelled_and_resumable() 
     provider = ScriptedProvider([asks(call("slow", "s1", item="x")), "finished"])
     agent = Agent(provider, tools=[slow], checkpoint=store)
 
+    seen: list[Result | None] = []
+
     async with anyio.create_task_group() as tg:
 
         async def run() -> None:
-            await agent.run("go", session_id="outer")
+            try:
+                await agent.run("go", session_id="outer")
+            finally:  # the cancelled task's own last_result
+                seen.append(agent.last_result)
 
         tg.start_soon(run)
         with anyio.fail_after(10):  # a deadlock guard, not a timing assertion
@@ -140,9 +146,10 @@ async def test_an_outer_cancel_checkpoints_the_run_as_cancelled_and_resumable() 
     stored = await store.get("outer")
     assert stored is not None and stored.status is RunStatus.CANCELLED
     assert [m.role for m in stored.messages] == ["user", "assistant"]  # the call is pending
-    assert agent.last_result is not None
-    assert agent.last_result.stopped_reason is StopReason.CANCELLED
-    token = agent.last_result.resume_token
+    [last] = seen
+    assert last is not None and last.stopped_reason is StopReason.CANCELLED
+    assert agent.last_result is None  # this task started no run
+    token = last.resume_token
     assert token == "outer:"
 
     release.set()

@@ -161,3 +161,17 @@ async def test_a_run_checkpoints_after_each_step() -> None:
     result = await agent.run("hi")
 
     assert result.state.revision == 2  # after the model step and at the end of the run
+
+
+@pytest.mark.anyio
+async def test_the_in_memory_store_drops_the_least_recently_used_session_past_its_bound() -> None:
+    store = InMemoryCheckpointStore(max_sessions=2)
+    for name in ("a", "b"):
+        await store.put(State(session_id=name))
+    await store.get("a")  # "b" is now the least recently used
+
+    await store.put(State(session_id="c"))
+
+    assert await store.get("b") is None
+    assert await store.get("a") is not None and await store.get("c") is not None
+    assert sorted(i.session_id for i in await store.list()) == ["a", "c"]

@@ -37,7 +37,7 @@ async def test_as_tool_runs_the_child_in_its_own_session_at_depth_one() -> None:
 
     assert result.answer == "It is 42"
     assert tool_messages(result.state.messages) == [("math", "42", False)]
-    child_state = await store.get("top/c1")
+    child_state = await store.get("top/1.c1")
     assert child_state is not None
     assert child_state.depth == 1 and child_state.agent == "math"
     assert [m.text for m in child_state.messages] == ["6*7?", "42"]
@@ -132,7 +132,7 @@ async def test_a_child_approval_pauses_the_parent_and_approving_it_runs_the_chil
     assert paused.interrupt.kind == "approval"
     assert paused.interrupt.tool_call.name == "mailer"
     assert paused.interrupt.data["agent"] == "mailer"
-    assert paused.interrupt.data["session_id"] == "p/d1"
+    assert paused.interrupt.data["session_id"] == "p/1.d1"
     assert paused.interrupt.data["tool_call"]["name"] == "send_email"
     assert paused.interrupt.data["tool_call"]["arguments"] == {"to": "ana@example.com"}
     assert paused.resume_token is not None
@@ -149,7 +149,7 @@ async def test_a_child_approval_pauses_the_parent_and_approving_it_runs_the_chil
     assert done.answer == "Ana is emailed"
     assert sent == ["ana@example.com"]
     assert tool_messages(done.state.messages) == [("mailer", "mailed", False)]
-    child_state = await store.get("p/d1")
+    child_state = await store.get("p/1.d1")
     assert child_state is not None and child_state.status == "done"
 
 
@@ -211,7 +211,7 @@ async def test_a_grandchild_question_reaches_the_top_and_the_answer_flows_back_d
     assert paused.interrupt.question == "What is the budget for Atlas?"
     # The innermost paused agent and call are what the human sees.
     assert paused.interrupt.data["agent"] == "leaf"
-    assert paused.interrupt.data["session_id"] == "t/m1/l1"
+    assert paused.interrupt.data["session_id"] == "t/1.m1/1.l1"
     assert paused.interrupt.data["tool_call"]["name"] == "ask_budget"
     assert paused.interrupt.data["currency"] == "EUR"
     assert paused.resume_token is not None
@@ -219,6 +219,6 @@ async def test_a_grandchild_question_reaches_the_top_and_the_answer_flows_back_d
     done = await top.resume(paused.resume_token, answer="12000")
 
     assert done.answer == "planned"
-    leaf_state = await store.get("t/m1/l1")
+    leaf_state = await store.get("t/1.m1/1.l1")
     assert leaf_state is not None and leaf_state.depth == 2
     assert tool_messages(leaf_state.messages) == [("ask_budget", "12000", False)]

@@ -34,6 +34,9 @@ class _Outcome:
 async def run_tool_calls(run: Run, calls: list[ToolCall]) -> StopReason | None:
     """Answer `calls` (the pending calls of the last assistant message), checkpointing as
     results land. Returns interrupt / cancelled when the batch pauses, else None."""
+    waiting = run.state.pending
+    if waiting is not None and waiting.decision is None and waiting.tool_call.id == calls[0].id:
+        return StopReason.INTERRUPT  # continued without a decision: the pause (and token) stay
     decision = run.take_decision(calls[0])
     needs_approval = [run.agent.needs_approval(call) for call in calls]
     if run.agent.parallel_tools and len(calls) > 1 and decision is None and not any(needs_approval):

@@ -8,6 +8,7 @@ import math
 import sys
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, NoReturn
 
 import anyio
@@ -56,9 +57,9 @@ class Agent:
     Attributes:
         tools: The tools by name; read it, or add and remove tools by name.
         chain: The `MiddlewareChain`.
-        last_result: The `Result` of the latest run, resume or stream of this agent. With
-            concurrent runs on one agent, use each call's own return value instead (a stream's
-            result is `stream.result` on `Agent.stream`'s iterator when it ends).
+        last_result: The `Result` of the latest run, resume or stream of this agent that
+            ended in the calling task (a context variable: concurrent tasks sharing the agent
+            each see their own). A stream's own result is also on its iterator's `result`.
 
     Raises:
         PluginNotFoundError: the model's scheme is not installed.
@@ -106,7 +107,17 @@ class Agent:
         )
         if self.output_spec is not None:
             self.settings.update(self.output_spec.settings())
-        self.last_result: Result | None = None
+        self._last_result: ContextVar[Result | None] = ContextVar(
+            f"spine_last_result_{id(self)}", default=None
+        )
+
+    @property
+    def last_result(self) -> Result | None:
+        return self._last_result.get()
+
+    @last_result.setter
+    def last_result(self, result: Result | None) -> None:
+        self._last_result.set(result)
 
     @property
     def label(self) -> str:
@@ -320,7 +331,9 @@ class Agent:
             RuntimeError: called inside a running event loop (await `run` there instead).
         """
         _no_running_loop("run_sync", "run")
-        return anyio.run(functools.partial(self.run, input, session_id=session_id, **kwargs))
+        result = anyio.run(functools.partial(self.run, input, session_id=session_id, **kwargs))
+        self.last_result = result
+        return result
 
     def resume_sync(self, token: str, decision: Any = "approve", **kwargs: Any) -> Result:
         """`resume` for synchronous code (same arguments).
@@ -329,14 +342,18 @@ class Agent:
             RuntimeError: called inside a running event loop (await `resume` there instead).
         """
         _no_running_loop("resume_sync", "resume")
-        return anyio.run(functools.partial(self.resume, token, decision, **kwargs))
+        result = anyio.run(functools.partial(self.resume, token, decision, **kwargs))
+        self.last_result = result
+        return result
 
     def as_tool(
         self, *, name: str | None = None, description: str | None = None, max_depth: int = 8
     ) -> Tool:
         """Expose this agent as a tool another agent can call (a sub-agent).
 
-        Each call runs in its own child session (`<parent session>/<call id>`) at the parent's
+        Each call runs in its own child session (`<parent session>/<n>.<call id>`, n the
+        position of the calling message in the parent's history, so a provider reusing call
+        ids across turns never gets an old answer) at the parent's
         depth + 1, recorded in the child's `State.depth`; past `max_depth` the child stops with
         `StopReason.max_depth`, which reaches the parent as a tool error, so an A->B->A cycle
         is bounded. The child's usage is added to the parent's, and it gets the parent run's
@@ -356,8 +373,9 @@ class Agent:
         guards = self.guards.model_copy(update={"max_depth": ceiling})
 
         async def delegate(input: str, ctx: ToolContext[Any]) -> str:
-            session = f"{ctx.session_id}/{ctx.call.id}"
+            session = _delegation_key(ctx)
             existing = await agent.checkpoint.get(session)
+            before = existing.usage.model_copy() if existing is not None else Usage()
             if existing is not None and existing.status is RunStatus.DONE and existing.messages:
                 return existing.messages[-1].text
             if existing is not None and existing.status is RunStatus.INTERRUPTED:
@@ -370,7 +388,7 @@ class Agent:
                 start = None if existing is not None else input
                 state = await agent._start(start, session, depth=ctx.depth + 1)
             result = await Run(agent, state, guards=guards, deps=ctx.deps).execute()
-            ctx.state.usage.add(result.usage)
+            ctx.state.usage.add(_since(result.usage, before))  # a resume adds only the new part
             if result.stopped_reason is StopReason.INTERRUPT:
                 _pass_up(agent.label, result.state)
             if not result.ok:
@@ -481,18 +499,37 @@ class RunStream:
                 except Exception as exc:
                     failure.append(exc)
                 finally:  # also after an early close: the run checkpointed as cancelled
-                    self.result = agent.last_result = run.result
+                    self.result = run.result
 
-        async with anyio.create_task_group() as tg, receive:
-            tg.start_soon(produce)
-            try:
-                async for event in receive:
-                    yield event
-            except GeneratorExit:  # the consumer closed the stream early: cancel the run
-                tg.cancel_scope.cancel()
-                return
+        try:
+            async with anyio.create_task_group() as tg, receive:
+                tg.start_soon(produce)
+                try:
+                    async for event in receive:
+                        yield event
+                except GeneratorExit:  # the consumer closed the stream early: cancel the run
+                    tg.cancel_scope.cancel()
+                    return
+        finally:  # in the consumer's context, so its `agent.last_result` sees this run
+            agent.last_result = self.result
         if failure:
             raise failure[0]
+
+
+def _delegation_key(ctx: ToolContext[Any]) -> str:
+    """The child session of this delegation: unique per call in the parent's history, and the
+    same when the parent resumes the call."""
+    messages = ctx.state.messages
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.role is Role.ASSISTANT and any(c.id == ctx.call.id for c in message.tool_calls):
+            return f"{ctx.session_id}/{index}.{ctx.call.id}"
+    return f"{ctx.session_id}/{ctx.call.id}"
+
+
+def _since(total: Usage, before: Usage) -> Usage:
+    """The part of `total` added after `before` was taken."""
+    return Usage(**{k: v - getattr(before, k) for k, v in total.__dict__.items()})
 
 
 def _pass_up(name: str, child: State) -> NoReturn:

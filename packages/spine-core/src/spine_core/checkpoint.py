@@ -61,16 +61,30 @@ class InMemoryCheckpointStore:
     The store keeps references to the messages and appends only the new ones (edit a copy of
     a stored message, not the message); the header is a snapshot of the state's field values
     (mutable ones copied).
+
+    Args:
+        max_sessions: Sessions kept; past it the least recently used one (by `get` or `put`)
+            is dropped, so a long-running server does not grow without bound. None keeps
+            every session. A dropped session is gone: use a durable store (spine-backends)
+            for sessions that must outlive that.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_sessions: int | None = 10_000) -> None:
+        if max_sessions is not None and max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1 (or None for no bound)")
+        self.max_sessions = max_sessions
         self._headers: dict[str, dict[str, Any]] = {}
         self._messages: dict[str, list[Message]] = {}
+
+    def _touch(self, session_id: str) -> None:
+        """Mark the session most recently used (dicts keep insertion order)."""
+        self._headers[session_id] = self._headers.pop(session_id)
 
     async def get(self, session_id: str) -> State | None:
         header = self._headers.get(session_id)
         if header is None:
             return None
+        self._touch(session_id)
         return _restore(header, list(self._messages[session_id]))
 
     async def put(self, state: State) -> None:
@@ -86,7 +100,12 @@ class InMemoryCheckpointStore:
         fields = state.__dict__
         fields["revision"] += 1
         fields["updated_at"] = time.time()
+        self._headers.pop(state.session_id, None)  # re-inserted last: most recently used
         self._headers[state.session_id] = _snapshot(state)
+        if self.max_sessions is not None and len(self._headers) > self.max_sessions:
+            oldest = next(iter(self._headers))
+            del self._headers[oldest]
+            self._messages.pop(oldest, None)
 
     async def delete(self, session_id: str) -> bool:
         self._messages.pop(session_id, None)

@@ -71,7 +71,8 @@ class Tool:
         parameters: JSON schema of the arguments object.
         func: The Python function; called with the validated arguments as keywords. Sync
             functions run in a worker thread; async ones (and sync ones returning an
-            awaitable) are awaited.
+            awaitable) are awaited. A timeout (`ToolTimeout`, `Guards.timeout_s`) stops waiting
+            for a sync function, but its thread cannot be killed and may keep running.
         approve: When True, each call waits for human approval (`StopReason.interrupt`).
         _model: The pydantic model that validates arguments (None: arguments pass as given).
         _is_async: Whether `func` is a coroutine function; detected from `func` whatever is
@@ -128,7 +129,11 @@ class Tool:
             kwargs[self.context_param] = ctx
         if self._is_async:
             return await self.func(**kwargs)
-        value = await anyio.to_thread.run_sync(functools.partial(self.func, **kwargs))
+        # abandon_on_cancel: a timeout ends the wait; the worker thread cannot be killed and
+        # may run on to completion, its result discarded.
+        value = await anyio.to_thread.run_sync(
+            functools.partial(self.func, **kwargs), abandon_on_cancel=True
+        )
         return await value if inspect.isawaitable(value) else value
 
 

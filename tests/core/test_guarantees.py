@@ -1,0 +1,249 @@
+"""Isolation and durability guarantees of the kernel: per-task results, pauses kept intact,
+unique sub-agent sessions, sync-tool timeouts, the resume claim."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import anyio
+import pytest
+
+from spine_core import (
+    Agent,
+    Guards,
+    InMemoryCheckpointStore,
+    Message,
+    ResumeError,
+    ScriptedProvider,
+    State,
+    StopReason,
+    TestProvider,
+    ToolCall,
+    tool,
+)
+
+from .helpers import asks, call, priced, tool_messages
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_concurrent_streams_on_one_agent_each_get_their_own_result() -> None:
+    agent = Agent(TestProvider())
+    answers: dict[int, str | None] = {}
+
+    async def one(n: int) -> None:
+        stream = agent.stream(f"question {n}")
+        async for _ in stream:
+            await anyio.sleep(0)  # interleave the runs
+        assert stream.result is not None
+        assert agent.last_result is stream.result  # this task's own last result
+        answers[n] = stream.result.answer
+
+    async with anyio.create_task_group() as tg:
+        for n in range(50):
+            tg.start_soon(one, n)
+
+    assert answers == {n: f"You said: question {n}" for n in range(50)}
+
+
+async def test_run_without_input_keeps_a_pending_pause_and_its_token() -> None:
+    @tool(approve=True)
+    async def pay(usd: int) -> str:
+        """Pay."""
+        return f"paid {usd}"
+
+    store = InMemoryCheckpointStore()
+    agent = Agent(
+        ScriptedProvider([asks(call("pay", usd=3)), "done"]), tools=[pay], checkpoint=store
+    )
+    paused = await agent.run("pay", session_id="s")
+
+    again = await agent.run(None, session_id="s")
+
+    assert again.stopped_reason is StopReason.INTERRUPT
+    assert again.resume_token == paused.resume_token
+    finished = await agent.resume(paused.resume_token or "")
+    assert finished.answer == "done"
+    assert tool_messages(finished.state.messages) == [("pay", "paid 3", False)]
+
+
+async def test_a_provider_reusing_call_ids_never_gets_an_old_sub_agent_answer() -> None:
+    store = InMemoryCheckpointStore()
+    child = Agent(ScriptedProvider(["Katze", "Hund"]), name="translate", checkpoint=store)
+    parent = Agent(
+        ScriptedProvider(
+            [
+                asks(call("translate", "call_0", input="cat")),
+                "Katze",
+                asks(call("translate", "call_0", input="dog")),  # the same id, a new turn
+                "Hund",
+            ]
+        ),
+        tools=[child.as_tool()],
+        checkpoint=store,
+    )
+
+    await parent.run("translate cat", session_id="chat")
+    second = await parent.run("translate dog", session_id="chat")
+
+    assert tool_messages(second.state.messages)[-1] == ("translate", "Hund", False)
+
+
+async def test_a_sub_agent_cost_is_counted_once_across_a_pause() -> None:
+    @tool(approve=True)
+    async def spend() -> str:
+        """Spend."""
+        return "spent"
+
+    store = InMemoryCheckpointStore()
+    child = Agent(
+        ScriptedProvider(
+            [priced(asks(call("spend")), cost_usd=1000.0), priced("ok", cost_usd=100.0)]
+        ),
+        name="worker",
+        tools=[spend],
+        checkpoint=store,
+    )
+    parent = Agent(
+        ScriptedProvider([asks(call("worker", input="go")), priced("done", cost_usd=11.0)]),
+        tools=[child.as_tool()],
+        checkpoint=store,
+    )
+    paused = await parent.run("start", session_id="p")
+    assert paused.usage.cost_usd == pytest.approx(1000.0)
+
+    done = await parent.resume(paused.resume_token or "")
+
+    assert done.usage.cost_usd == pytest.approx(1111.0)
+
+
+async def test_a_sync_tool_past_its_deadline_ends_as_a_timeout_not_a_success() -> None:
+    release = threading.Event()
+
+    @tool
+    def slow() -> str:
+        """Block a worker thread."""
+        release.wait(10)
+        return "finished"
+
+    agent = Agent(
+        ScriptedProvider([asks(call("slow")), "gave up"]),
+        tools=[slow],
+        guards=Guards(timeout_s=0.5),
+    )
+    started = time.monotonic()
+    try:
+        result = await agent.run("go")
+    finally:
+        release.set()
+
+    assert result.stopped_reason is StopReason.TIMEOUT
+    assert time.monotonic() - started < 5  # the run did not wait for the thread
+    assert ("slow", "finished", False) not in tool_messages(result.state.messages)
+
+
+async def test_duplicate_tool_names_are_rejected_when_the_agent_is_built() -> None:
+    @tool(name="search")
+    async def a() -> str:
+        """A."""
+        return "a"
+
+    @tool(name="search")
+    async def b() -> str:
+        """B."""
+        return "b"
+
+    with pytest.raises(ValueError, match="two tools are named 'search'"):
+        Agent(TestProvider(), tools=[a, b])
+
+
+class _BothReadFirst(InMemoryCheckpointStore):
+    """A store whose first two reads wait for each other, as two racing workers' would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readers = 0
+        self.both_read = anyio.Event()
+        self.racing = False
+
+    async def get(self, session_id: str) -> State | None:
+        state = await super().get(session_id)
+        if self.racing:
+            self.readers += 1
+            if self.readers == 2:
+                self.both_read.set()
+            with anyio.fail_after(5):  # a deadlock guard, not a timing assertion
+                await self.both_read.wait()
+        return state
+
+
+async def test_of_two_racing_resumers_one_runs_the_tool_and_the_other_gets_resume_error() -> None:
+    ran: list[int] = []
+
+    @tool(approve=True)
+    async def ship(n: int) -> str:
+        """Ship."""
+        ran.append(n)
+        return "shipped"
+
+    store = _BothReadFirst()
+    first = Agent(ScriptedProvider([asks(call("ship", n=1))]), tools=[ship], checkpoint=store)
+    paused = await first.run("ship it", session_id="race")
+    token = paused.resume_token or ""
+    outcomes: list[str] = []
+
+    async def resume(agent: Agent) -> None:
+        try:
+            result = await agent.resume(token, "approve")
+            outcomes.append(result.stopped_reason.value)
+        except ResumeError as exc:
+            outcomes.append(f"lost: {exc}")
+
+    store.racing = True
+    async with anyio.create_task_group() as tg:
+        for _ in range(2):
+            tg.start_soon(resume, Agent(ScriptedProvider(["ok"]), tools=[ship], checkpoint=store))
+
+    assert ran == [1]
+    assert sorted(outcomes)[0] == "final"
+    assert "resumed by another worker first" in sorted(outcomes)[1]
+
+
+async def test_a_state_in_the_reference_format_resumes() -> None:
+    store = InMemoryCheckpointStore()
+    reference = {
+        "version": 1,
+        "session_id": "ref",
+        "tenant_id": None,
+        "messages": [
+            {"role": "user", "content": "pay 5"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "c1", "name": "pay", "arguments": {"usd": 5}}],
+            },
+        ],
+        "step": 1,
+        "usage": {"input_tokens": 10, "output_tokens": 2, "cost_usd": 0.0},
+        "status": "interrupted",
+        "depth": 0,
+        "pending": {
+            "call": {"id": "c1", "name": "pay", "arguments": {"usd": 5}},
+            "mode": "approve",
+            "payload": {"tool": "pay", "arguments": {"usd": 5}},
+        },
+        "scratch": {},
+    }
+    await store.put(State.load(reference))
+
+    @tool(approve=True)
+    async def pay(usd: int) -> str:
+        """Pay."""
+        return f"paid {usd}"
+
+    done = await Agent(ScriptedProvider(["paid"]), tools=[pay], checkpoint=store).resume("ref")
+
+    assert done.answer == "paid"
+    assert done.state.messages[2] == Message.tool("paid 5", "c1", "pay")
+    assert isinstance(done.state.messages[1].tool_calls[0], ToolCall)
