@@ -27,18 +27,20 @@ from spine_providers import (
 )
 
 
-class Spec:
-    def __init__(self, i: int) -> None:
-        self.name = f"tool_{i}"
-        self.description = f"Tool number {i}."
-        self.parameters = {
+def spec(i: int) -> dict[str, Any]:
+    """A tool declaration as the kernel passes it (`Tool.schema`)."""
+    return {
+        "name": f"tool_{i}",
+        "description": f"Tool number {i}.",
+        "parameters": {
             "type": "object",
             "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
             "required": ["city"],
-        }
+        },
+    }
 
 
-TOOLS = [Spec(i) for i in range(5)]
+TOOLS = [spec(i) for i in range(5)]
 
 
 def conversation() -> list[Message]:
@@ -48,7 +50,7 @@ def conversation() -> list[Message]:
         messages.append(Message.user(f"Question {n}: what is the weather in Paris?"))
         call = ToolCall(id=f"call_{n}", name="tool_1", arguments={"city": "Paris", "days": 3})
         messages.append(Message.assistant("Let me check.", tool_calls=[call]))
-        messages.append(Message.tool(call, "Sunny, 21 C"))
+        messages.append(Message.tool("Sunny, 21 C", call.id, call.name))
         messages.append(Message.assistant(f"It is sunny in Paris ({n})."))
     return messages[:50]
 

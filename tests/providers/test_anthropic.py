@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from conftest import Server, load_cassette, recorded_request, serve
@@ -19,16 +20,13 @@ def _provider(server: Server, model: str, **kw: object) -> AnthropicProvider:
     return AnthropicProvider(model, api_key="test-key", http_client=server.client(), **kw)
 
 
-class _Spec:
-    def __init__(self, name: str, description: str, parameters: dict[str, object]) -> None:
-        self.name, self.description, self.parameters = name, description, parameters
+def _spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """A tool declaration as the kernel passes it (`Tool.schema`)."""
+    return {"name": name, "description": description, "parameters": parameters}
 
 
-def _tools_of(body: dict[str, object]) -> list[_Spec]:
-    return [
-        _Spec(t["name"], t.get("description", ""), t["input_schema"])  # type: ignore[index,union-attr]
-        for t in body["tools"]  # type: ignore[union-attr]
-    ]
+def _tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [_spec(t["name"], t.get("description", ""), t["input_schema"]) for t in body["tools"]]
 
 
 async def test_plain_answer_with_system_prompt() -> None:
@@ -82,7 +80,7 @@ async def test_parallel_tool_calls_round_trip_matches_recorded_request() -> None
     assert server.body(0)["tool_choice"] == {"type": "auto"}
     results = recorded[1]["messages"][2]["content"]
     history += [first.message] + [
-        Message.tool(call, r["content"])
+        Message.tool(r["content"], call.id, call.name)
         for call, r in zip(first.message.tool_calls, results, strict=True)
     ]
     second = await provider.complete(history, tools, tool_choice="auto")
@@ -107,7 +105,7 @@ async def test_thinking_is_kept_and_replayed_with_its_signature() -> None:
         ToolCall(id="toolu_01YGzqpRE16Vricda3Aqcejo", name="get_user_country")
     ]
     assert server.body(0)["thinking"] == {"type": "enabled", "budget_tokens": 3000}
-    history += [first.message, Message.tool(first.message.tool_calls[0], "Mexico")]
+    history += [first.message, Message.tool("Mexico", first.message.tool_calls[0].id)]
     second = await provider.complete(history, tools, **settings)
     assert server.body(1)["messages"] == recorded[1]["messages"]
     assert "Mexico City" in second.message.content
@@ -122,8 +120,8 @@ async def test_streamed_thinking_and_text() -> None:
             [Message.user("How do I cross the street?")], [], thinking={"budget_tokens": 1024}
         )
     ]
-    thinking = "".join(c.text for c in chunks if c.type is ChunkType.THINKING)
-    text = "".join(c.text for c in chunks if c.type is ChunkType.TEXT)
+    thinking = "".join(c.delta for c in chunks if c.type is ChunkType.THINKING)
+    text = "".join(c.delta for c in chunks if c.type is ChunkType.TEXT)
     final = chunks[-1].response
     assert chunks[-1].type is ChunkType.RESPONSE and final is not None
     assert thinking.startswith("This is a straightforward question about pedestrian safety")
@@ -149,6 +147,7 @@ async def test_streamed_client_tool_call_next_to_server_tool_use() -> None:
     assert json.loads("".join(d.arguments_delta for d in deltas)) == call.arguments
     assert call.arguments and call.arguments_error is None
     assert final.finish_reason is FinishReason.TOOL_CALLS
+    assert final.message.content == ("".join(c.delta for c in chunks) or None)
 
 
 async def test_output_schema_by_tool_forcing_returns_json_answer() -> None:
@@ -167,7 +166,7 @@ async def test_output_schema_by_tool_forcing_returns_json_answer() -> None:
     first = await provider.complete(history, tools, output_schema=schema)
     assert server.body(0)["tool_choice"] == {"type": "any"}
     assert server.body(0)["tools"] == recorded[0]["tools"]
-    history += [first.message, Message.tool(first.message.tool_calls[0], "Mexico")]
+    history += [first.message, Message.tool("Mexico", first.message.tool_calls[0].id)]
     second = await provider.complete(history, tools, output_schema=schema)
     assert second.message.tool_calls == []
     assert json.loads(second.message.content) == {"city": "Mexico City", "country": "Mexico"}
@@ -183,7 +182,7 @@ async def test_images_by_url_and_base64_and_sampling_settings_on_the_wire() -> N
         ImagePart(data="aGVsbG8=", media_type="image/jpeg"),
     ]
     await provider.complete(
-        [Message.user(parts=parts)], [], temperature=0.2, top_p=0.9, stop=["END"], max_tokens=100
+        [Message.user_parts(parts)], [], temperature=0.2, top_p=0.9, stop=["END"], max_tokens=100
     )
     body = server.body()
     assert body["messages"][0]["content"] == [
@@ -216,7 +215,7 @@ async def test_tool_choice_mapping(choice: object, wire: dict[str, str]) -> None
     provider = _provider(server, "claude-3-opus-latest")
     await provider.complete(
         [Message.user("hi")],
-        [_Spec("lookup", "Look up.", {"type": "object", "properties": {}})],
+        [_spec("lookup", "Look up.", {"type": "object", "properties": {}})],
         tool_choice=choice,
     )
     assert server.body()["tool_choice"] == wire

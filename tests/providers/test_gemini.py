@@ -14,14 +14,14 @@ from spine_providers import GeminiProvider
 pytestmark = pytest.mark.anyio
 
 
-class _Spec:
-    def __init__(self, name: str, description: str, parameters: dict[str, Any]) -> None:
-        self.name, self.description, self.parameters = name, description, parameters
-
-
-def _tools_of(body: dict[str, Any]) -> list[_Spec]:
+def _tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recorded function declarations as the kernel passes tools (`Tool.schema`)."""
     return [
-        _Spec(f["name"], f.get("description", ""), f["parameters_json_schema"])
+        {
+            "name": f["name"],
+            "description": f.get("description", ""),
+            "parameters": f["parameters_json_schema"],
+        }
         for f in body["tools"][0]["functionDeclarations"]
     ]
 
@@ -89,6 +89,7 @@ async def test_tool_error_and_thought_signatures_round_trip() -> None:
     ]
     first = await provider.complete(history, tools, temperature=0.0)
     (call,) = first.message.tool_calls
+    assert first.message.content is None
     assert (call.name, call.arguments) == ("get_capital", {"country": "France"})
     assert call.signature and call.signature.startswith(
         "CpYEAXLI2nxHJhy3F4oMijlAus2CPUEnTw16KkDpmU77MgVhg6piCF3GycCmKbjhGXQ8mBK5lSpsqwI7DapurrH+"
@@ -96,7 +97,7 @@ async def test_tool_error_and_thought_signatures_round_trip() -> None:
     assert first.finish_reason is FinishReason.TOOL_CALLS
     assert (first.usage.output_tokens, first.usage.reasoning_tokens) == (15 + 124, 124)
     error = recorded[1]["contents"][-1]["parts"][0]["functionResponse"]["response"]["error"]
-    history += [first.message, Message.tool(call, error, is_error=True)]
+    history += [first.message, Message.tool(error, call.id, call.name, is_error=True)]
     second = await provider.complete(history, tools, temperature=0.0)
     body = server.body(1)
     assert _without_ids(body["contents"]) == _without_ids(recorded[1]["contents"])
@@ -117,6 +118,7 @@ async def test_parallel_function_calls_with_required_tool_choice() -> None:
         tool_choice="required",
     )
     assert [c.name for c in response.message.tool_calls] == ["generate_topic"] * 3
+    assert response.message.content is None
     assert len({c.id for c in response.message.tool_calls}) == 3
     assert response.message.tool_calls[0].signature
     body = server.body()
@@ -164,7 +166,7 @@ async def test_streamed_text() -> None:
     server = serve("google/test_google_model_stream.yaml")
     provider = _provider(server, "gemini-2.0-flash")
     chunks = [c async for c in provider.stream([Message.user("Hello")], [])]
-    text = "".join(c.text for c in chunks if c.type is ChunkType.TEXT)
+    text = "".join(c.delta for c in chunks if c.type is ChunkType.TEXT)
     final = chunks[-1].response
     assert (
         final is not None
@@ -191,7 +193,7 @@ async def test_streamed_function_call_signature_replayed() -> None:
     result = recorded[1]["contents"][-1]["parts"][0]["functionResponse"]["response"]
     history += [
         first.message,
-        Message.tool(call, str(result.get("output", result.get("return_value", "")))),
+        Message.tool(str(result.get("output", result.get("return_value", ""))), call.id),
     ]
     chunks = [c async for c in provider.stream(history, tools)]
     sent = server.body(1)["contents"]

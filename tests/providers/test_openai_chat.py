@@ -15,14 +15,14 @@ from spine_providers import OpenAIProvider
 pytestmark = pytest.mark.anyio
 
 
-class _Spec:
-    def __init__(self, name: str, description: str, parameters: dict[str, Any]) -> None:
-        self.name, self.description, self.parameters = name, description, parameters
+def _spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """A tool declaration as the kernel passes it (`Tool.schema`)."""
+    return {"name": name, "description": description, "parameters": parameters}
 
 
-def _tools_of(body: dict[str, Any]) -> list[_Spec]:
+def _tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        _Spec(t["function"]["name"], t["function"]["description"], t["function"]["parameters"])
+        _spec(t["function"]["name"], t["function"]["description"], t["function"]["parameters"])
         for t in body["tools"]
     ]
 
@@ -85,6 +85,7 @@ async def test_parallel_tool_calls_round_trip_matches_recorded_request() -> None
     ]
     first = await provider.complete(history, tools, tool_choice="auto")
     assert first.finish_reason is FinishReason.TOOL_CALLS
+    assert first.message.content is None  # a tool-call-only turn has no text
     assert [(c.name, c.arguments) for c in first.message.tool_calls] == [
         ("delete_file", {"path": ".env"}),
         ("create_file", {"path": "test.txt"}),
@@ -101,7 +102,8 @@ async def test_parallel_tool_calls_round_trip_matches_recorded_request() -> None
     ]
     outputs = [m["content"] for m in recorded[1]["messages"] if m["role"] == "tool"]
     history += [first.message] + [
-        Message.tool(c, o) for c, o in zip(first.message.tool_calls, outputs, strict=True)
+        Message.tool(o, c.id, c.name)
+        for c, o in zip(first.message.tool_calls, outputs, strict=True)
     ]
     second = await provider.complete(history, tools, tool_choice="auto")
     assert _normalised(server.body(1)["messages"]) == _normalised(recorded[1]["messages"])
@@ -123,7 +125,7 @@ async def test_native_structured_output_uses_response_format_json_schema() -> No
     assert server.body(0)["response_format"] == recorded[0]["response_format"]
     history += [
         first.message,
-        Message.tool(first.message.tool_calls[0], recorded[1]["messages"][-1]["content"]),
+        Message.tool(recorded[1]["messages"][-1]["content"], first.message.tool_calls[0].id),
     ]
     second = await provider.complete(history, tools, output_schema=schema, tool_choice="auto")
     assert _normalised(server.body(1)["messages"]) == _normalised(recorded[1]["messages"])
@@ -146,6 +148,7 @@ async def test_streamed_tool_call_then_streamed_text() -> None:
     assert "".join(d.arguments_delta for d in deltas) == '{"country":"UK"}'
     first = chunks[-1].response
     assert first is not None and first.finish_reason is FinishReason.TOOL_CALLS
+    assert first.message.content is None
     assert first.message.tool_calls == [
         ToolCall(
             id="call_ZR5UUuTt3pf61kjwAJIYdVMj", name="get_capital", arguments={"country": "UK"}
@@ -153,10 +156,10 @@ async def test_streamed_tool_call_then_streamed_text() -> None:
     ]
     assert first.usage.input_tokens > 0 and first.usage.output_tokens > 0
     assert server.body(0)["stream_options"] == {"include_usage": True}
-    history += [first.message, Message.tool(first.message.tool_calls[0], "London")]
+    history += [first.message, Message.tool("London", first.message.tool_calls[0].id)]
     chunks = [c async for c in provider.stream(history, tools, tool_choice="auto")]
     assert _normalised(server.body(1)["messages"]) == _normalised(recorded[1]["messages"])
-    text = "".join(c.text for c in chunks if c.type is ChunkType.TEXT)
+    text = "".join(c.delta for c in chunks if c.type is ChunkType.TEXT)
     final = chunks[-1].response
     assert final is not None and final.message.content == text and "London" in text
 
@@ -186,7 +189,7 @@ async def test_multimodal_parts_and_settings_on_the_wire() -> None:
         ImagePart(data="aGk=", media_type="image/jpeg"),
     ]
     await provider.complete(
-        [Message.user(parts=parts)],
+        [Message.user_parts(parts)],
         [],
         temperature=0.1,
         top_p=0.5,
@@ -224,7 +227,7 @@ async def test_tool_choice_mapping(choice: Any, wire: Any) -> None:
     server = serve("openai/test_openai_instructions.yaml")
     provider = _provider(server, "gpt-4o")
     await provider.complete(
-        [Message.user("hi")], [_Spec("lookup", "Look up.", {"type": "object"})], tool_choice=choice
+        [Message.user("hi")], [_spec("lookup", "Look up.", {"type": "object"})], tool_choice=choice
     )
     assert server.body()["tool_choice"] == wire
 

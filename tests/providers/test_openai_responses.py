@@ -13,9 +13,9 @@ from spine_providers import OpenAIResponsesProvider
 pytestmark = pytest.mark.anyio
 
 
-class _Spec:
-    def __init__(self, name: str, description: str, parameters: dict[str, Any]) -> None:
-        self.name, self.description, self.parameters = name, description, parameters
+def _spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """A tool declaration as the kernel passes it (`Tool.schema`)."""
+    return {"name": name, "description": description, "parameters": parameters}
 
 
 def _provider(server: Server, model: str) -> OpenAIResponsesProvider:
@@ -54,7 +54,7 @@ async def test_streamed_function_call_then_text_round_trip() -> None:
     server = serve(name)
     provider = _provider(server, "gpt-4o")
     spec = recorded[0]["tools"][0]
-    tools = [_Spec(spec["name"], spec["description"], spec["parameters"])]
+    tools = [_spec(spec["name"], spec["description"], spec["parameters"])]
     history = [Message.system("Be brief."), Message.user("What is the capital of France?")]
     chunks = [c async for c in provider.stream(history, tools, tool_choice="auto")]
     deltas = [c for c in chunks if c.type is ChunkType.TOOL_CALL]
@@ -68,11 +68,12 @@ async def test_streamed_function_call_then_text_round_trip() -> None:
         )
     ]
     assert first.finish_reason is FinishReason.TOOL_CALLS
+    assert first.message.content is None
     body = server.body(0)
     assert body["instructions"] == "Be brief."
     assert body["input"] == recorded[0]["input"]
     assert body["tool_choice"] == "auto"
-    history += [first.message, Message.tool(first.message.tool_calls[0], "Paris")]
+    history += [first.message, Message.tool("Paris", first.message.tool_calls[0].id)]
     chunks = [c async for c in provider.stream(history, tools, tool_choice="auto")]
     sent = server.body(1)["input"]
     expected = [
@@ -81,7 +82,7 @@ async def test_streamed_function_call_then_text_round_trip() -> None:
     ]
     assert sent == expected
     assert (
-        "".join(c.text for c in chunks if c.type is ChunkType.TEXT)
+        "".join(c.delta for c in chunks if c.type is ChunkType.TEXT)
         == "The capital of France is Paris."
     )
     final = chunks[-1].response
@@ -98,7 +99,7 @@ async def test_structured_output_and_named_tool_choice_on_the_wire() -> None:
     }
     await provider.complete(
         [Message.user("hi")],
-        [_Spec("lookup", "Look up.", {"type": "object"})],
+        [_spec("lookup", "Look up.", {"type": "object"})],
         output_schema=schema,
         tool_choice={"name": "lookup"},
         max_tokens=50,

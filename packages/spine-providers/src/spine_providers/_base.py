@@ -11,12 +11,57 @@ from typing import Any, ClassVar
 
 from spine_core.errors import ProviderError, ProviderErrorKind
 from spine_core.messages import Message, ModelResponse, Role, Usage
-from spine_core.providers import StreamChunk, ToolSpec
+from spine_core.providers import StreamChunk
 
 from .errors import to_provider_error
 from .pricing import Price, find_price, warn_unpriced
 
-__all__ = ["BaseProvider", "PendingToolCall", "alternating_turns", "parse_arguments", "system_text"]
+__all__ = [
+    "BaseProvider",
+    "PendingToolCall",
+    "ToolDecl",
+    "alternating_turns",
+    "parse_arguments",
+    "system_text",
+    "tool_decls",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDecl:
+    """One tool declaration as a provider sends it: name, description, JSON-schema parameters."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+def tool_decls(tools: Sequence[Mapping[str, Any]] | None) -> list[ToolDecl]:
+    """The tool declarations the kernel passes (`Tool.schema` dicts: `{"name", "description",
+    "parameters"}`) as `ToolDecl`s. A missing description is "", missing parameters an empty
+    object schema. An object with a `schema` dict (a `spine_core.Tool`) is accepted too.
+
+    Raises:
+        TypeError: an entry is neither a mapping nor has a `schema` mapping.
+    """
+    decls: list[ToolDecl] = []
+    for tool in tools or ():
+        schema: Any = tool
+        if not isinstance(schema, Mapping):
+            schema = getattr(tool, "schema", None)
+            if not isinstance(schema, Mapping):
+                raise TypeError(
+                    "tools must be tool schema dicts ({'name', 'description', 'parameters'}), "
+                    f"got {type(tool).__name__}"
+                )
+        decls.append(
+            ToolDecl(
+                name=str(schema["name"]),
+                description=str(schema.get("description") or ""),
+                parameters=schema.get("parameters") or {"type": "object", "properties": {}},
+            )
+        )
+    return decls
 
 
 def parse_arguments(text: str) -> tuple[dict[str, Any], str | None]:
@@ -169,9 +214,13 @@ class BaseProvider(ABC):
     # -- conversion (public so benchmarks and tests can call them alone) -----------------
     @abstractmethod
     def build_request(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], settings: Mapping[str, Any]
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] | None,
+        settings: Mapping[str, Any],
     ) -> dict[str, Any]:
-        """The SDK call's keyword arguments for these messages, tools and settings."""
+        """The SDK call's keyword arguments for these messages, tool schema dicts
+        (`{"name", "description", "parameters"}`, see `tool_decls`) and settings."""
 
     @abstractmethod
     def parse_response(self, raw: Any, settings: Mapping[str, Any]) -> ModelResponse:
@@ -187,7 +236,10 @@ class BaseProvider(ABC):
     ) -> AsyncIterator[StreamChunk]: ...
 
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        **settings: Any,
     ) -> ModelResponse:
         """Run one model call.
 
@@ -204,7 +256,10 @@ class BaseProvider(ABC):
         return self.parse_response(raw, settings)
 
     async def stream(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        **settings: Any,
     ) -> AsyncIterator[StreamChunk]:
         """Stream one model call: text, thinking and tool-call deltas, then one `response`
         chunk with the assembled `ModelResponse`.
@@ -231,7 +286,7 @@ class BaseProvider(ABC):
         Raises:
             ProviderError: the endpoint failed (auth, connection, ...).
         """
-        await self.complete([Message.user("ping")], [], max_tokens=16)
+        await self.complete([Message.user("ping")], max_tokens=16)
         return True
 
     # -- helpers ------------------------------------------------------------------------

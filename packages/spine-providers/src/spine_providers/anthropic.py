@@ -23,8 +23,9 @@ from spine_core.messages import (
     Thinking,
     ToolCall,
     Usage,
+    normalize_finish_reason,
 )
-from spine_core.providers import ChunkType, StreamChunk, ToolSpec
+from spine_core.providers import ChunkType, StreamChunk
 
 from ._base import (
     BaseProvider,
@@ -32,20 +33,12 @@ from ._base import (
     alternating_turns,
     parse_arguments,
     system_text,
+    tool_decls,
 )
 from ._lazy import require
 
 __all__ = ["AnthropicProvider"]
 
-_FINISH = {
-    "end_turn": FinishReason.STOP,
-    "stop_sequence": FinishReason.STOP,
-    "pause_turn": FinishReason.STOP,
-    "tool_use": FinishReason.TOOL_CALLS,
-    "max_tokens": FinishReason.LENGTH,
-    "model_context_window_exceeded": FinishReason.LENGTH,
-    "refusal": FinishReason.CONTENT_FILTER,
-}
 _EFFORT_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
 """Thinking budget (tokens) used when the settings give an effort instead of a budget."""
 
@@ -58,8 +51,8 @@ def _image(part: ImagePart) -> dict[str, Any]:
 
 
 def _user_blocks(message: Message) -> list[dict[str, Any]]:
-    if not message.parts:
-        return [{"type": "text", "text": message.content}]
+    if not message.parts:  # content may be None: send its text ("")
+        return [{"type": "text", "text": message.text}]
     blocks: list[dict[str, Any]] = []
     for part in message.parts:
         if isinstance(part, TextPart):
@@ -157,7 +150,10 @@ class AnthropicProvider(BaseProvider):
         return sdk.AsyncAnthropic(**kwargs)
 
     def build_request(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], settings: Mapping[str, Any]
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] | None,
+        settings: Mapping[str, Any],
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
@@ -167,9 +163,10 @@ class AnthropicProvider(BaseProvider):
         system = system_text(messages)
         if system:
             request["system"] = system
+        decls = tool_decls(tools)
         specs = [
             {"name": t.name, "description": t.description, "input_schema": t.parameters}
-            for t in tools
+            for t in decls
         ]
         choice = _tool_choice(settings.get("tool_choice"))
         schema = settings.get("output_schema")
@@ -183,7 +180,7 @@ class AnthropicProvider(BaseProvider):
                 }
             )
             # With other tools the model may still call them first ("any"); alone, force it.
-            choice = {"type": "any"} if tools else {"type": "tool", "name": name}
+            choice = {"type": "any"} if decls else {"type": "tool", "name": name}
         if specs:
             request["tools"] = specs
         if choice is not None and (specs or choice["type"] == "none"):
@@ -230,7 +227,7 @@ class AnthropicProvider(BaseProvider):
         settings: Mapping[str, Any],
         raw: Any,
     ) -> ModelResponse:
-        finish = _FINISH.get(stop_reason or "end_turn", FinishReason.STOP)
+        finish = normalize_finish_reason(stop_reason, has_tool_calls=bool(calls))
         schema = settings.get("output_schema")
         if schema:
             name = schema.get("name") or "final_result"
@@ -239,7 +236,9 @@ class AnthropicProvider(BaseProvider):
                 calls = [c for c in calls if c.name != name]
                 text = json.dumps(answers[0].arguments)
                 finish = FinishReason.TOOL_CALLS if calls else FinishReason.STOP
-        message = Message(role=Role.ASSISTANT, content=text, tool_calls=calls, thinking=thinking)
+        message = Message(
+            role=Role.ASSISTANT, content=text or None, tool_calls=calls, thinking=thinking
+        )
         return ModelResponse(
             message=message, usage=usage, finish_reason=finish, model=model, raw=raw
         )
@@ -292,7 +291,7 @@ class AnthropicProvider(BaseProvider):
                     if block.type == "tool_use":
                         pending[event.index] = PendingToolCall(block.id, block.name)
                         yield StreamChunk(
-                            ChunkType.TOOL_CALL,
+                            type=ChunkType.TOOL_CALL,
                             index=len(pending) - 1,
                             tool_call_id=block.id,
                             tool_name=block.name,
@@ -303,22 +302,22 @@ class AnthropicProvider(BaseProvider):
                         thinking[event.index] = ["", block.data, "redacted"]
                     elif block.type == "text" and block.text:
                         texts.append(block.text)
-                        yield StreamChunk(ChunkType.TEXT, text=block.text)
+                        yield StreamChunk(delta=block.text)
                 elif kind == "content_block_delta":
                     delta = event.delta
                     if delta.type == "text_delta":
                         texts.append(delta.text)
-                        yield StreamChunk(ChunkType.TEXT, text=delta.text)
+                        yield StreamChunk(delta=delta.text)
                     elif delta.type == "thinking_delta":
                         thinking[event.index][0] += delta.thinking
-                        yield StreamChunk(ChunkType.THINKING, text=delta.thinking)
+                        yield StreamChunk(type=ChunkType.THINKING, delta=delta.thinking)
                     elif delta.type == "signature_delta":
                         thinking[event.index][1] += delta.signature
                     elif delta.type == "input_json_delta" and event.index in pending:
                         call = pending[event.index]
                         call.arguments += delta.partial_json
                         yield StreamChunk(
-                            ChunkType.TOOL_CALL,
+                            type=ChunkType.TOOL_CALL,
                             index=list(pending).index(event.index),
                             tool_call_id=call.id,
                             arguments_delta=delta.partial_json,
@@ -356,4 +355,4 @@ class AnthropicProvider(BaseProvider):
         response = self._finish(
             "".join(texts), thoughts, calls, stop_reason, usage, model, settings, None
         )
-        yield StreamChunk(ChunkType.RESPONSE, response=response)
+        yield StreamChunk(response=response)

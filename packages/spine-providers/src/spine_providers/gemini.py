@@ -26,9 +26,9 @@ from spine_core.messages import (
     ToolCall,
     Usage,
 )
-from spine_core.providers import ChunkType, StreamChunk, ToolSpec
+from spine_core.providers import ChunkType, StreamChunk
 
-from ._base import BaseProvider, alternating_turns, system_text
+from ._base import BaseProvider, alternating_turns, system_text, tool_decls
 from ._lazy import require
 
 __all__ = ["GeminiProvider"]
@@ -64,8 +64,8 @@ def _b64(data: bytes | None) -> str | None:
 
 
 def _user_parts(message: Message) -> list[dict[str, Any]]:
-    if not message.parts:
-        return [{"text": message.content}]
+    if not message.parts:  # content may be None: send its text ("")
+        return [{"text": message.text}]
     parts: list[dict[str, Any]] = []
     for part in message.parts:
         if isinstance(part, TextPart):
@@ -105,27 +105,31 @@ def _model_parts(message: Message) -> list[dict[str, Any]]:
     return parts
 
 
-def _tool_part(message: Message) -> dict[str, Any]:
+def _tool_part(message: Message, names: Mapping[str, str]) -> dict[str, Any]:
     key = "error" if message.is_error else "output"
+    name = message.name or names.get(message.tool_call_id or "", "")
     return {
         "function_response": {
             "id": message.tool_call_id,
-            "name": message.name or "",
+            "name": name,
             "response": {key: message.text},
         }
     }
 
 
 def _contents(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    return alternating_turns(messages, _parts, assistant="model", key="parts")
+    # Gemini wants the function name on each response; `Message.tool` may leave it out, so it
+    # is taken from the call the result answers.
+    names = {c.id: c.name for m in messages if m.role is Role.ASSISTANT for c in m.tool_calls}
 
+    def parts(message: Message) -> list[dict[str, Any]]:
+        if message.role is Role.ASSISTANT:
+            return _model_parts(message)
+        if message.role is Role.TOOL:
+            return [_tool_part(message, names)]
+        return _user_parts(message)
 
-def _parts(message: Message) -> list[dict[str, Any]]:
-    if message.role is Role.ASSISTANT:
-        return _model_parts(message)
-    if message.role is Role.TOOL:
-        return [_tool_part(message)]
-    return _user_parts(message)
+    return alternating_turns(messages, parts, assistant="model", key="parts")
 
 
 def _enum(value: Any) -> str:
@@ -178,13 +182,17 @@ class GeminiProvider(BaseProvider):
         await client.aio.aclose()
 
     def build_request(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], settings: Mapping[str, Any]
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] | None,
+        settings: Mapping[str, Any],
     ) -> dict[str, Any]:
         config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
         system = system_text(messages)
         if system:
             config["system_instruction"] = system
-        if tools:
+        decls = tool_decls(tools)
+        if decls:
             config["tools"] = [
                 {
                     "function_declarations": [
@@ -193,12 +201,12 @@ class GeminiProvider(BaseProvider):
                             "description": t.description,
                             "parameters_json_schema": t.parameters,
                         }
-                        for t in tools
+                        for t in decls
                     ]
                 }
             ]
         choice = settings.get("tool_choice")
-        if choice is not None and tools:
+        if choice is not None and decls:
             if isinstance(choice, Mapping):
                 calling = {"mode": "ANY", "allowed_function_names": [choice["name"]]}
             else:
@@ -272,7 +280,7 @@ class GeminiProvider(BaseProvider):
                 calls.append(tool_call)
                 chunks.append(
                     StreamChunk(
-                        ChunkType.TOOL_CALL,
+                        type=ChunkType.TOOL_CALL,
                         index=len(calls) - 1,
                         tool_call_id=tool_call.id,
                         tool_name=tool_call.name,
@@ -294,7 +302,7 @@ class GeminiProvider(BaseProvider):
                         Thinking(text=part.text or "", signature=signature, provider=self.name)
                     )
                 if part.text:
-                    chunks.append(StreamChunk(ChunkType.THINKING, text=part.text))
+                    chunks.append(StreamChunk(type=ChunkType.THINKING, delta=part.text))
             elif part.text is not None:
                 texts.append(part.text)
                 if signature:
@@ -302,7 +310,7 @@ class GeminiProvider(BaseProvider):
                         Thinking(signature=signature, provider=self.name, id=_TEXT_SIGNATURE)
                     )
                 if part.text:
-                    chunks.append(StreamChunk(ChunkType.TEXT, text=part.text))
+                    chunks.append(StreamChunk(delta=part.text))
         return chunks
 
     def parse_response(self, raw: Any, settings: Mapping[str, Any]) -> ModelResponse:
@@ -318,7 +326,10 @@ class GeminiProvider(BaseProvider):
         reason = _enum(candidate.finish_reason) if candidate is not None else ""
         return ModelResponse(
             message=Message(
-                role=Role.ASSISTANT, content="".join(texts), tool_calls=calls, thinking=thinking
+                role=Role.ASSISTANT,
+                content="".join(texts) or None,
+                tool_calls=calls,
+                thinking=thinking,
             ),
             usage=self._usage(raw.usage_metadata, raw.model_version),
             finish_reason=self._finish(reason, calls, blocked),
@@ -354,10 +365,13 @@ class GeminiProvider(BaseProvider):
             raise self._truncated("a finish reason arrived")
         response = ModelResponse(
             message=Message(
-                role=Role.ASSISTANT, content="".join(texts), tool_calls=calls, thinking=thinking
+                role=Role.ASSISTANT,
+                content="".join(texts) or None,
+                tool_calls=calls,
+                thinking=thinking,
             ),
             usage=self._usage(meta, model),
             finish_reason=self._finish(reason, calls, blocked),
             model=model,
         )
-        yield StreamChunk(ChunkType.RESPONSE, response=response)
+        yield StreamChunk(response=response)

@@ -22,21 +22,15 @@ from spine_core.messages import (
     Thinking,
     ToolCall,
     Usage,
+    normalize_finish_reason,
 )
-from spine_core.providers import ChunkType, StreamChunk, ToolSpec
+from spine_core.providers import ChunkType, StreamChunk
 
-from ._base import BaseProvider, PendingToolCall, parse_arguments
+from ._base import BaseProvider, PendingToolCall, parse_arguments, tool_decls
 from ._lazy import require
 
 __all__ = ["OpenAIProvider", "image_url"]
 
-_FINISH = {
-    "stop": FinishReason.STOP,
-    "length": FinishReason.LENGTH,
-    "tool_calls": FinishReason.TOOL_CALLS,
-    "function_call": FinishReason.TOOL_CALLS,
-    "content_filter": FinishReason.CONTENT_FILTER,
-}
 _REASONING_FIELDS = ("reasoning_content", "reasoning")
 """Non-standard reasoning fields of OpenAI-compatible servers (vLLM / DeepSeek, OpenRouter /
 Ollama)."""
@@ -59,8 +53,8 @@ def effort_of(thinking: Mapping[str, Any]) -> str:
 
 
 def _content(message: Message) -> str | list[dict[str, Any]]:
-    if not message.parts:
-        return message.content
+    if not message.parts:  # content may be None: send its text ("")
+        return message.text
     return [
         {"type": "text", "text": p.text}
         if isinstance(p, TextPart)
@@ -120,13 +114,17 @@ class OpenAIProvider(BaseProvider):
         )
 
     def build_request(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], settings: Mapping[str, Any]
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] | None,
+        settings: Mapping[str, Any],
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
             "messages": [_message(m) for m in messages],
         }
-        if tools:
+        decls = tool_decls(tools)
+        if decls:
             request["tools"] = [
                 {
                     "type": "function",
@@ -136,10 +134,10 @@ class OpenAIProvider(BaseProvider):
                         "parameters": t.parameters,
                     },
                 }
-                for t in tools
+                for t in decls
             ]
         choice = settings.get("tool_choice")
-        if choice is not None and (tools or choice == "none"):
+        if choice is not None and (decls or choice == "none"):
             request["tool_choice"] = (
                 {"type": "function", "function": {"name": choice["name"]}}
                 if isinstance(choice, Mapping)
@@ -208,13 +206,13 @@ class OpenAIProvider(BaseProvider):
             )
         reasoning = self._reasoning(message)
         thinking = [Thinking(text=reasoning, provider=self.name)] if reasoning else []
-        finish = _FINISH.get(choice.finish_reason or "stop", FinishReason.STOP)
+        finish = normalize_finish_reason(choice.finish_reason, has_tool_calls=bool(calls))
         if message.refusal and not message.content:
             finish = FinishReason.CONTENT_FILTER
         return ModelResponse(
             message=Message(
                 role=Role.ASSISTANT,
-                content=message.content or message.refusal or "",
+                content=message.content or message.refusal or None,
                 tool_calls=calls,
                 thinking=thinking,
             ),
@@ -246,10 +244,10 @@ class OpenAIProvider(BaseProvider):
                     thought = self._reasoning(delta)
                     if thought:
                         reasoning.append(thought)
-                        yield StreamChunk(ChunkType.THINKING, text=thought)
+                        yield StreamChunk(type=ChunkType.THINKING, delta=thought)
                     if delta.content:
                         texts.append(delta.content)
-                        yield StreamChunk(ChunkType.TEXT, text=delta.content)
+                        yield StreamChunk(delta=delta.content)
                     for call in delta.tool_calls or []:
                         function = call.function
                         name = function.name if function else None
@@ -263,7 +261,7 @@ class OpenAIProvider(BaseProvider):
                             current.name += name
                         current.arguments += fragment
                         yield StreamChunk(
-                            ChunkType.TOOL_CALL,
+                            type=ChunkType.TOOL_CALL,
                             index=call.index,
                             tool_call_id=call.id,
                             tool_name=name,
@@ -283,10 +281,13 @@ class OpenAIProvider(BaseProvider):
         thinking = [Thinking(text="".join(reasoning), provider=self.name)] if reasoning else []
         response = ModelResponse(
             message=Message(
-                role=Role.ASSISTANT, content="".join(texts), tool_calls=calls, thinking=thinking
+                role=Role.ASSISTANT,
+                content="".join(texts) or None,
+                tool_calls=calls,
+                thinking=thinking,
             ),
             usage=self._usage(usage, model),
-            finish_reason=_FINISH.get(finish_reason, FinishReason.STOP),
+            finish_reason=normalize_finish_reason(finish_reason, has_tool_calls=bool(calls)),
             model=model,
         )
-        yield StreamChunk(ChunkType.RESPONSE, response=response)
+        yield StreamChunk(response=response)

@@ -24,9 +24,9 @@ from spine_core.messages import (
     ToolCall,
     Usage,
 )
-from spine_core.providers import ChunkType, StreamChunk, ToolSpec
+from spine_core.providers import ChunkType, StreamChunk
 
-from ._base import PendingToolCall, parse_arguments, system_text
+from ._base import PendingToolCall, parse_arguments, system_text, tool_decls
 from .openai_chat import OpenAIProvider, effort_of, image_url
 
 __all__ = ["OpenAIResponsesProvider"]
@@ -38,8 +38,8 @@ _INCOMPLETE = {
 
 
 def _user_content(message: Message) -> str | list[dict[str, Any]]:
-    if not message.parts:
-        return message.content
+    if not message.parts:  # content may be None: send its text ("")
+        return message.text
     return [
         {"type": "input_text", "text": p.text}
         if isinstance(p, TextPart)
@@ -104,13 +104,17 @@ class OpenAIResponsesProvider(OpenAIProvider):
     name = "openai-responses"
 
     def build_request(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], settings: Mapping[str, Any]
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] | None,
+        settings: Mapping[str, Any],
     ) -> dict[str, Any]:
         request: dict[str, Any] = {"model": self.model, "input": _items(messages, self.name)}
         system = system_text(messages)
         if system:
             request["instructions"] = system
-        if tools:
+        decls = tool_decls(tools)
+        if decls:
             request["tools"] = [
                 {
                     "type": "function",
@@ -119,10 +123,10 @@ class OpenAIResponsesProvider(OpenAIProvider):
                     "parameters": t.parameters,
                     "strict": False,
                 }
-                for t in tools
+                for t in decls
             ]
         choice = settings.get("tool_choice")
-        if choice is not None and (tools or choice == "none"):
+        if choice is not None and (decls or choice == "none"):
             request["tool_choice"] = (
                 {"type": "function", "name": choice["name"]}
                 if isinstance(choice, Mapping)
@@ -200,7 +204,10 @@ class OpenAIResponsesProvider(OpenAIProvider):
         finish = _INCOMPLETE.get(reason, FinishReason.TOOL_CALLS if calls else FinishReason.STOP)
         return ModelResponse(
             message=Message(
-                role=Role.ASSISTANT, content="".join(texts), tool_calls=calls, thinking=thinking
+                role=Role.ASSISTANT,
+                content="".join(texts) or None,
+                tool_calls=calls,
+                thinking=thinking,
             ),
             usage=self._usage(raw.usage, raw.model),
             finish_reason=finish,
@@ -218,17 +225,17 @@ class OpenAIResponsesProvider(OpenAIProvider):
             async for event in stream:
                 kind = event.type
                 if kind == "response.output_text.delta":
-                    yield StreamChunk(ChunkType.TEXT, text=event.delta)
+                    yield StreamChunk(delta=event.delta)
                 elif kind in (
                     "response.reasoning_summary_text.delta",
                     "response.reasoning_text.delta",
                 ):
-                    yield StreamChunk(ChunkType.THINKING, text=event.delta)
+                    yield StreamChunk(type=ChunkType.THINKING, delta=event.delta)
                 elif kind == "response.output_item.added" and event.item.type == "function_call":
                     item = event.item
                     pending[item.id or item.call_id] = PendingToolCall(item.call_id, item.name)
                     yield StreamChunk(
-                        ChunkType.TOOL_CALL,
+                        type=ChunkType.TOOL_CALL,
                         index=len(pending) - 1,
                         tool_call_id=item.call_id,
                         tool_name=item.name,
@@ -238,7 +245,7 @@ class OpenAIResponsesProvider(OpenAIProvider):
                     if call is not None:
                         call.arguments += event.delta
                         yield StreamChunk(
-                            ChunkType.TOOL_CALL,
+                            type=ChunkType.TOOL_CALL,
                             index=list(pending).index(event.item_id),
                             tool_call_id=call.id,
                             arguments_delta=event.delta,
@@ -251,7 +258,7 @@ class OpenAIResponsesProvider(OpenAIProvider):
                     raise self._failed(event)
         if final is None:
             raise self._truncated("response.completed")
-        yield StreamChunk(ChunkType.RESPONSE, response=self.parse_response(final, settings))
+        yield StreamChunk(response=self.parse_response(final, settings))
 
     def _failed(self, error: Any) -> Exception:
         code = str(getattr(error, "code", "") or "")
