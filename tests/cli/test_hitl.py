@@ -88,6 +88,43 @@ def test_reject_with_reason_reaches_the_model(
 
 
 @needs_sqlite
+def test_decision_value_approves_or_rejects_with_the_value_shown_to_the_model(
+    spine: SpineRunner, hitl_spec: Callable[[str], Path]
+) -> None:
+    spec = hitl_spec("delete_branch")
+    token = json.loads(spine("run", str(spec), "clean up", "--json").stdout)["resume_token"]
+    done = spine("resume", str(spec), token, "--decision", "wait until Monday", "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)["answer"]
+    assert "The user rejected this tool call: wait until Monday" in answer
+
+    token = json.loads(spine("run", str(spec), "clean up", "--json").stdout)["resume_token"]
+    done = spine("resume", str(spec), token, "--decision", "yes", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["answer"].endswith("deleted branch example")
+
+
+@needs_sqlite
+def test_a_decision_of_the_wrong_kind_is_refused_and_the_pause_kept(
+    spine: SpineRunner, hitl_spec: Callable[[str], Path]
+) -> None:
+    spec = hitl_spec("delete_branch")
+    token = json.loads(spine("run", str(spec), "clean up", "--json").stdout)["resume_token"]
+    wrong = spine("resume", str(spec), token, "--answer", "blue")
+    assert wrong.returncode == 1
+    assert "asks for an approval, not an answer" in wrong.stderr
+    assert spine("resume", str(spec), token, "--approve").returncode == 0
+
+    spec = hitl_spec("pick_colour")
+    token = json.loads(spine("run", str(spec), "choose", "--json").stdout)["resume_token"]
+    wrong = spine("resume", str(spec), token, "--approve")
+    assert wrong.returncode == 1
+    assert "asks a question, not an approval" in wrong.stderr
+    done = spine("resume", str(spec), token, "--decision", "red", "--json")
+    assert json.loads(done.stdout)["answer"] == "Tool results:\n- pick_colour: red"
+
+
+@needs_sqlite
 def test_answer_to_a_tool_question_becomes_its_result(
     spine: SpineRunner, hitl_spec: Callable[[str], Path]
 ) -> None:
@@ -107,6 +144,9 @@ def test_resume_needs_exactly_one_decision(
     both = spine("resume", str(spec), "sess:abc", "--approve", "--answer", "x")
     assert none.returncode == both.returncode == 1
     assert none.stderr.strip() == (
-        "spine: error: choose a decision: --approve, --reject [REASON] or --answer TEXT"
+        "spine: error: choose a decision: --approve, --reject [REASON], --decision VALUE "
+        "or --answer TEXT"
     )
-    assert both.stderr.strip() == "spine: error: give only one of --approve, --reject, --answer"
+    assert both.stderr.strip() == (
+        "spine: error: give only one of --approve, --reject, --decision, --answer"
+    )

@@ -55,7 +55,7 @@ def test_load_agent_builds_tools_middleware_system_file_and_overrides(write: Wri
     store = InMemoryCheckpointStore()
     agent = load_agent(spec, model="test", max_steps=5, checkpoint=store)
     assert agent.name == "pinger" and agent.system == "Be brief.\n"
-    assert [t.name for t in agent.tools] == ["ping"]
+    assert list(agent.tools) == ["ping"]
     assert agent.provider.name == "test"
     assert agent.guards.max_steps == 5
     assert agent.checkpoint is store
@@ -110,9 +110,9 @@ def test_inline_json_schema_output_is_enforced(write: Write) -> None:
     result = agent.run_sync("summarise")
     assert result.ok
     assert result.output == {"languages": ["example"], "total": 1}
-    assert agent._output is not None
+    assert agent.output_spec is not None
     with pytest.raises(ValueError, match="missing required property 'total'"):
-        agent._output.parse('{"languages": ["Python"]}')
+        agent.output_spec.parse('{"languages": ["Python"]}')
 
 
 def test_both_system_and_system_file_is_an_error(write: Write) -> None:

@@ -17,7 +17,7 @@ from spine_eval import Case
 
 
 def make_result(
-    answer: str = "",
+    answer: str | None = "",
     *,
     calls: list[tuple[str, dict[str, Any]]] = (),  # type: ignore[assignment]
     output: Any = None,
@@ -48,7 +48,8 @@ def make_result(
         state=State(session_id="s"),
         trace=trace,
         usage=Usage(input_tokens=tokens[0], output_tokens=tokens[1], cost_usd=cost_usd),
-        error=error,
+        error=None if error is None else str(error.get("message", "")),
+        error_detail=error,
     )
 
 

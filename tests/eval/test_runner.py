@@ -8,7 +8,18 @@ from typing import Any
 import anyio
 import pytest
 
-from spine_core import Agent, FunctionProvider, Message, ScriptedProvider
+from spine_core import (
+    Agent,
+    FunctionProvider,
+    Message,
+    Middleware,
+    ScriptedProvider,
+    StepContext,
+    StopReason,
+    StopRun,
+    TestProvider,
+    tool,
+)
 from spine_eval import Case, Contains, Dataset, EvalProgress, ExactMatch, Score, evaluate
 
 pytestmark = pytest.mark.anyio
@@ -192,3 +203,39 @@ async def test_without_scorers_a_case_passes_on_a_final_answer() -> None:
 async def test_invalid_settings_raise() -> None:
     with pytest.raises(ValueError):
         await evaluate(Agent(FunctionProvider(echo)), cases("a"), concurrency=0)
+
+
+async def test_a_paused_run_has_no_answer_and_does_not_pass() -> None:
+    @tool(approve=True)
+    def deploy() -> str:
+        """Deploy."""
+        return "deployed"
+
+    report = await evaluate(Agent(TestProvider(), tools=[deploy]), cases("a"), [Contains("x")])
+    trial = report.case("a").trials[0]
+    assert trial.stopped_reason == "interrupt" and trial.answer == ""
+    assert trial.error is None and not trial.passed
+    assert trial.scores[0].reason == "missing ['x']"
+
+
+async def test_an_error_stop_from_middleware_is_the_trials_error() -> None:
+    class Halt(Middleware):
+        async def before_model(self, ctx: StepContext[Any]) -> None:
+            raise StopRun(StopReason.ERROR, "budget service unreachable")
+
+    report = await evaluate(Agent(FunctionProvider(echo), middleware=[Halt()]), cases("a"))
+    trial = report.case("a").trials[0]
+    assert trial.stopped_reason == "error" and not trial.passed
+    assert trial.error == {"type": "StopRun", "message": "budget service unreachable"}
+
+
+async def test_message_inputs_are_copied_for_each_repeat() -> None:
+    class Redact(Middleware):
+        async def before_model(self, ctx: StepContext[Any]) -> None:
+            for message in ctx.messages:
+                message.content = "redacted"
+
+    data = Dataset(cases=[Case(id="m", input=[Message.user("say m")])])
+    report = await evaluate(Agent(FunctionProvider(echo), middleware=[Redact()]), data, repeats=2)
+    assert data.cases[0].input[0].text == "say m"  # type: ignore[union-attr]
+    assert [t.answer for t in report.case("m").trials] == ["redacted", "redacted"]

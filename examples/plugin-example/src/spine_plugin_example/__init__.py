@@ -8,10 +8,9 @@ Nothing in Spine imports this package by name; `spine plugins` lists it once ins
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from spine_core import Message, Middleware, ModelResponse, Role, StepContext, ToolSpec, Usage
+from spine_core import Message, Middleware, ModelResponse, Role, StepContext, Usage
 
 __all__ = ["EchoProvider", "Shout"]
 
@@ -30,7 +29,10 @@ class EchoProvider:
         self.model = model
 
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        **settings: Any,
     ) -> ModelResponse:
         last = next((m.text for m in reversed(messages) if m.role is Role.USER), "")
         prompt = sum(len(m.text.split()) for m in messages)
@@ -51,9 +53,9 @@ class Shout(Middleware):
     def __init__(self, suffix: str = "") -> None:
         self.suffix = suffix
 
-    async def after_model(self, ctx: StepContext, response: ModelResponse) -> ModelResponse | None:
-        message = response.message
-        if message.tool_calls:
-            return None
-        loud = message.model_copy(update={"content": message.content.upper() + self.suffix})
-        return response.model_copy(update={"message": loud})
+    async def after_model(self, ctx: StepContext[Any]) -> None:
+        if ctx.response is None:
+            return
+        message = ctx.response.message  # mutable: edited in place before it is stored
+        if not message.tool_calls:
+            message.content = message.text.upper() + self.suffix

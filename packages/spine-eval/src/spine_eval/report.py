@@ -33,11 +33,13 @@ class Trial(BaseModel):
 
     Attributes:
         repeat: 0-based repeat index.
-        answer: The agent's final answer ("" when it did not finish).
+        answer: `Result.answer`: the final answer, or the last text so far after a guard
+            trip ("" when there is none, e.g. on an interrupt or an error).
         output: The typed output, JSON-ready (None without an `output_type`).
         stopped_reason: The run's `StopReason` value, or "error" when it raised.
-        error: The run's error (`Result.error`), or `{"type", "message"}` of an exception
-            raised while running or scoring the case.
+        error: The run's error as `{"type", "message", ...}` (`Result.error_detail`; a
+            middleware's error stop gives type "StopRun" and `Result.error` as the message), or
+            that of an exception raised while running the case.
         latency_s: Wall-clock seconds of the run (scoring excluded).
         usage: The agent's tokens and cost (USD).
         tool_calls: The tool trajectory, in call order.

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 from pydantic_core import to_jsonable_python
 
-from spine_core import Agent, Result, Usage
+from spine_core import Agent, Message, Result, Usage
 
 from .dataset import Case, Dataset
 from .report import CaseResult, EvalReport, Trial
@@ -135,7 +135,7 @@ async def evaluate(
 
 def _label(agent: Agent | AgentFactory) -> str:
     if isinstance(agent, Agent):
-        return agent.name
+        return agent.label
     return str(getattr(agent, "__name__", "agent"))
 
 
@@ -176,6 +176,15 @@ def _describe(exc: BaseException) -> dict[str, Any]:
     return {"type": type(exc).__name__, "message": str(exc)}
 
 
+def _run_error(result: Result) -> dict[str, Any] | None:
+    """The run's error as `{"type", "message", ...}` (None when it did not end in error)."""
+    if result.error_detail is not None:
+        return dict(result.error_detail)
+    if result.error is not None:  # a middleware's StopRun(StopReason.ERROR, message)
+        return {"type": "StopRun", "message": result.error}
+    return None
+
+
 async def _run_trial(
     agent: Agent | AgentFactory,
     case: Case,
@@ -188,7 +197,7 @@ async def _run_trial(
     try:
         with limit:
             built = await _make_agent(agent)
-            result = await built.run(case.input)
+            result = await built.run(_input(case))
     except TimeoutError:
         message = f"the run took longer than timeout_s={timeout_s}"
         return Trial(
@@ -206,11 +215,11 @@ async def _run_trial(
         )
     latency = time.perf_counter() - start
     scores = [await _score(scorer, case, result, latency) for scorer in scorers]
-    error = result.error
+    error = _run_error(result)
     passed = error is None and (all(s.passed for s in scores) if scores else result.ok)
     return Trial(
         repeat=repeat,
-        answer=result.answer,
+        answer=result.answer or "",
         output=to_jsonable_python(result.output, fallback=repr),
         stopped_reason=result.stopped_reason.value,
         error=error,
@@ -220,6 +229,14 @@ async def _run_trial(
         scores=scores,
         passed=passed,
     )
+
+
+def _input(case: Case) -> str | list[Message]:
+    """The case's input for one run: messages are copied, since the run stores them in its
+    session and middleware may edit them, which must not leak into the next repeat."""
+    if isinstance(case.input, str):
+        return case.input
+    return [m.model_copy(deep=True) for m in case.input]
 
 
 async def _score(scorer: Scorer, case: Case, result: Result, latency_s: float) -> Score:

@@ -155,7 +155,8 @@ def run(
                 return await agent.run(text, session_id=session)
             out = render.console()
             at_start = True
-            async for event in agent.stream(text, session_id=session):
+            events = agent.stream(text, session_id=session)
+            async for event in events:
                 if as_json:
                     sys.stdout.write(json.dumps(event.to_dict(), default=str) + "\n")
                     sys.stdout.flush()
@@ -163,8 +164,8 @@ def run(
                     at_start = render.print_event(out, event, at_line_start=at_start)
             if not at_start:
                 out.print()
-            assert agent.last_result is not None
-            return agent.last_result
+            assert events.result is not None
+            return events.result
 
     result = _execute(go)
     _finish(result, spec=spec, as_json=as_json, streamed=stream)
@@ -193,6 +194,15 @@ def resume(
         bool,
         typer.Option("--reject", help="Refuse the pending tool call (optionally give REASON)."),
     ] = False,
+    decision: Annotated[
+        str | None,
+        typer.Option(
+            "--decision",
+            help="Decide in a word: approve, approved or yes run the pending call; any other "
+            "value rejects it and is shown to the model. For a tool's question, the answer.",
+            metavar="VALUE",
+        ),
+    ] = None,
     answer: Annotated[
         str | None, typer.Option("--answer", help="Answer a tool's question (its Interrupt).")
     ] = None,
@@ -201,24 +211,51 @@ def resume(
 ) -> None:
     """Continue a run that paused for a human, from any process sharing the checkpoint store.
 
-    Give exactly one of --approve, --reject [REASON] or --answer TEXT (a cancelled run's
-    token, which ends in ':', needs none). Exit codes as for `spine run`.
+    An approval pause takes --approve, --reject [REASON] or --decision VALUE; a tool's
+    question takes --answer TEXT (or --decision TEXT). Give exactly one; a cancelled run's
+    token, which ends in ':', needs none. Exit codes as for `spine run`.
     """
-    chosen = sum((approve, reject, answer is not None))
+    chosen = sum((approve, reject, decision is not None, answer is not None))
     if chosen > 1:
-        raise _fail("give only one of --approve, --reject, --answer")
+        raise _fail("give only one of --approve, --reject, --decision, --answer")
     if chosen == 0 and not token.endswith(":"):
-        raise _fail("choose a decision: --approve, --reject [REASON] or --answer TEXT")
+        raise _fail(
+            "choose a decision: --approve, --reject [REASON], --decision VALUE or --answer TEXT"
+        )
     if reason is not None and not reject:
         raise _fail(f"unexpected argument '{reason}' (a REASON goes with --reject)")
-    decision: Literal["approve", "reject"] = "reject" if reject else "approve"
+    value: str = decision if decision is not None else "reject" if reject else "approve"
     agent = _load(spec, model=model)
 
     async def go() -> Result:
         async with agent:
-            return await agent.resume(token, decision, reason=reason, answer=answer)
+            kind = await _pause_kind(agent, token)
+            if kind == "input" and (approve or reject):
+                raise SpineError(
+                    "this pause asks a question, not an approval: answer it with --answer TEXT"
+                )
+            if kind == "approval" and answer is not None:
+                raise SpineError(
+                    "this pause asks for an approval, not an answer: use --approve, "
+                    "--reject [REASON] or --decision VALUE"
+                )
+            return await agent.resume(token, value, reason=reason, answer=answer)
 
     _finish(_execute(go), spec=spec, as_json=as_json)
+
+
+async def _pause_kind(agent: Agent, token: str) -> str | None:
+    """The kind of pause `token` resumes ("approval" or "input"); None when it resumes none
+    (unknown, stale, cancelled: `Agent.resume` reports those)."""
+    state = await agent.checkpoint.get(token)
+    interrupt_id = None
+    if state is None:
+        session_id, colon, interrupt_id = token.rpartition(":")
+        state = await agent.checkpoint.get(session_id) if colon and session_id else None
+    pending = state.pending if state is not None else None
+    if pending is None or (interrupt_id and interrupt_id != pending.id):
+        return None
+    return pending.kind
 
 
 @app.command()
@@ -272,12 +309,9 @@ def chat(
                         result = await agent.resume(result.resume_token or "", answer=reply or "")
                 render.print_tool_calls(out, result)
                 if result.ok:
-                    out.print(f"agent> {result.answer}", markup=False)
+                    out.print(f"agent> {result.answer or ''}", markup=False)
                 else:
-                    detail = result.message or (result.error or {}).get("message", "")
-                    out.print(
-                        f"stopped: {result.stopped_reason.value} {detail}".strip(), style="red"
-                    )
+                    render.print_stop(out, result)
                 render.print_usage(out, result)
 
     try:

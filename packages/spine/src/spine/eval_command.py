@@ -98,7 +98,7 @@ def eval_command(
             data = data.filter(tag)
         scorers = [spine_eval.build_scorer(s) for s in scorer or []]
         old = spine_eval.EvalReport.load(baseline) if baseline is not None else None
-        name = load_agent(spec, model=model).name  # a bad spec fails here, before any run
+        name = load_agent(spec, model=model).label  # a bad spec fails here, before any run
     except (SpineError, ValueError, TypeError, OSError) as exc:
         render.print_error(_one_line(exc, baseline))
         raise typer.Exit(1) from None

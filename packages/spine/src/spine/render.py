@@ -19,8 +19,10 @@ __all__ = [
     "print_event",
     "print_plugins",
     "print_result",
+    "print_stop",
     "print_usage",
     "result_json",
+    "stop_detail",
 ]
 
 _CLIP = 160
@@ -105,14 +107,46 @@ def print_result(result: Result, *, spec: str, streamed: bool = False) -> None:
     if result.stopped_reason is StopReason.FINAL:
         tokens = any(e.type is EventType.TOKEN for e in result.trace)
         if not streamed or not tokens:
-            out.print(result.answer, markup=False)
+            out.print(result.answer or "", markup=False)
     elif result.stopped_reason is StopReason.INTERRUPT:
         print_interrupt(out, result, spec=spec)
     else:
-        detail = result.message or (result.error or {}).get("message", "")
-        reason = result.stopped_reason.value
-        out.print(Text(f"stopped: {reason}" + (f": {detail}" if detail else ""), style="bold red"))
+        print_stop(out, result)
     print_usage(out, result)
+
+
+# Stop reasons whose `Result.answer` is the last assistant text so far (a guard trip or a
+# cancel); for the other non-final reasons it is a `StopRun`'s explanation.
+_PARTIAL = frozenset(
+    {
+        StopReason.MAX_STEPS,
+        StopReason.MAX_COST,
+        StopReason.MAX_TOKENS,
+        StopReason.TIMEOUT,
+        StopReason.MAX_DEPTH,
+        StopReason.CANCELLED,
+    }
+)
+
+
+def stop_detail(result: Result) -> str:
+    """Why a run that did not answer stopped: the error text, or a `StopRun`'s message
+    ("" for a guard trip or a cancel)."""
+    if result.stopped_reason is StopReason.ERROR:
+        return result.error or ""
+    if result.stopped_reason in _PARTIAL:
+        return ""
+    return result.answer or ""
+
+
+def print_stop(out: Console, result: Result) -> None:
+    """`stopped: REASON[: detail]` in red, then the partial answer of a guard trip, if any."""
+    detail = stop_detail(result)
+    reason = result.stopped_reason.value
+    out.print(Text(f"stopped: {reason}" + (f": {detail}" if detail else ""), style="bold red"))
+    if result.stopped_reason in _PARTIAL and result.answer:
+        out.print(Text("last answer so far:", style="dim"))
+        out.print(result.answer, markup=False)
 
 
 def print_event(out: Console, event: TraceEvent, *, at_line_start: bool) -> bool:

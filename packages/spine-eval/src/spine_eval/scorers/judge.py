@@ -175,7 +175,7 @@ class LLMJudge:
         ]
 
     async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
-        response = await self.provider.complete(self.prompt(case, result), [], **self.settings)
+        response = await self.provider.complete(self.prompt(case, result), None, **self.settings)
         usage = response.usage
         try:
             value, passed, reason = parse_verdict(response.message.text)

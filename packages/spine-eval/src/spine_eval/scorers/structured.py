@@ -34,7 +34,7 @@ def structured_output(result: Result) -> Any:
     """
     output = result.output
     if output is None:
-        text = result.answer.strip()
+        text = (result.answer or "").strip()
         fenced = _FENCE.search(text)
         try:
             return json.loads(fenced.group(1) if fenced else text)

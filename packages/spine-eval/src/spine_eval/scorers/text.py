@@ -53,11 +53,10 @@ class ExactMatch:
 
     async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
         expected = str(_reference(case, self.value, self.name))
-        ok = self._norm(result.answer) == self._norm(expected)
+        answer = result.answer or ""
+        ok = self._norm(answer) == self._norm(expected)
         reason = (
-            "answer matches"
-            if ok
-            else f"expected {_short(expected)!r}, got {_short(result.answer)!r}"
+            "answer matches" if ok else f"expected {_short(expected)!r}, got {_short(answer)!r}"
         )
         return Score(scorer=self.name, value=float(ok), passed=ok, reason=reason)
 
@@ -96,7 +95,8 @@ class Contains:
         needles = [str(v) for v in (raw if isinstance(raw, list) else [raw])]
         if not needles:
             raise ValueError("contains: the list of substrings is empty")
-        haystack = result.answer if self.case_sensitive else result.answer.casefold()
+        answer = result.answer or ""
+        haystack = answer if self.case_sensitive else answer.casefold()
         found = [n for n in needles if (n if self.case_sensitive else n.casefold()) in haystack]
         missing = [n for n in needles if n not in found]
         if self.mode == "any":
@@ -148,7 +148,8 @@ class Regex:
 
     async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
         compiled = self._compile(str(_reference(case, self.pattern, self.name)))
-        text = result.answer.strip() if self.full else result.answer
+        answer = result.answer or ""
+        text = answer.strip() if self.full else answer
         ok = bool(compiled.fullmatch(text) if self.full else compiled.search(text))
         verb = "matches" if ok else "does not match"
         return Score(
