@@ -114,3 +114,33 @@ async def test_closing_the_stream_early_cancels_the_run_in_flight() -> None:
     assert bot.last_result is not None
     assert bot.last_result.stopped_reason is StopReason.CANCELLED
     assert bot.last_result.resume_token == "s:"
+
+
+@pytest.mark.anyio
+@BOTH
+async def test_a_plain_break_ends_the_run_as_cancelled_and_resumable() -> None:
+    never = anyio.Event()
+    reached = anyio.Event()
+
+    async def reply(messages: Any, tools: Any, settings: Any) -> Message:
+        if len(messages) > 2:  # the second model call hangs until cancelled
+            reached.set()
+            await never.wait()
+        return asks(call("lookup", city="Oslo"))
+
+    bot = Agent(FunctionProvider(reply), tools=[lookup])
+
+    with anyio.fail_after(10):  # a deadlock guard, not a timing assertion
+        async for event in bot.stream("weather?", session_id="s"):
+            if event.type is EventType.TOOL_RESULT:
+                await reached.wait()
+                break  # no aclosing: the dropped iterator cancels the run
+        while (stored := await bot.checkpoint.get("s")) is None or stored.status == "running":
+            await anyio.sleep(0.01)
+
+    assert [m.role for m in stored.messages] == ["user", "assistant", "tool"]
+    assert stored.status == "cancelled"
+    resumed = await Agent(
+        ScriptedProvider(["sunny"]), tools=[lookup], checkpoint=bot.checkpoint
+    ).resume("s")
+    assert resumed.answer == "sunny"

@@ -1,6 +1,6 @@
 """Spine's kernel: the agent loop, tools, middleware, state, storage contracts and registries."""
 
-from .agent import Agent, RunStream
+from .agent import Agent
 from .chain import MiddlewareChain
 from .checkpoint import CheckpointInfo, CheckpointStore, InMemoryCheckpointStore
 from .context import Decision, StepContext, ToolContext
@@ -57,6 +57,7 @@ from .registry import (
 from .result import Result
 from .state import STATE_VERSION, InterruptRequest, RunStatus, State, migrate
 from .stop import StopReason
+from .stream import RunStream
 from .tools import Interrupt, Tool, raw_tool, tool, tool_output_text
 from .tracing import EventType, TraceEvent, Tracer
 

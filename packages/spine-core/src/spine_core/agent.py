@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import sys
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
 import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 
 from ._output import OutputSpec
 from ._run import Run
@@ -26,10 +26,11 @@ from .registry import resolve_provider
 from .result import Result
 from .state import InterruptRequest, RunStatus, State
 from .stop import StopReason
+from .stream import RunStream
 from .tools import Interrupt, Tool, tool, tool_output_text
 from .tracing import TraceEvent
 
-__all__ = ["Agent", "RunStream"]
+__all__ = ["Agent"]
 
 Input = str | Message | Sequence[Message]
 
@@ -254,7 +255,15 @@ class Agent:
         arguments are those of `run`.
         """
         options = _RunOptions(deps, settings, model, system)
-        return RunStream(self, input, session_id, should_cancel, options, message_history)
+
+        async def begin(sink: MemoryObjectSendStream[TraceEvent]) -> Run:
+            state = await self._start(input, session_id, message_history=message_history)
+            return self._run(state, options, sink=sink, should_cancel=should_cancel)
+
+        def finish(result: Result | None) -> None:
+            self.last_result = result
+
+        return RunStream(begin, finish)
 
     async def resume(
         self,
@@ -449,71 +458,6 @@ def _decide(pending: InterruptRequest, decision: Any, answer: Any, reason: str |
     if reason is None and decision != "reject":
         reason = decision if isinstance(decision, str) else f"decision {decision!r}"
     return Decision(action="reject", reason=reason)
-
-
-class RunStream:
-    """The async iterator `Agent.stream` returns; `result` is this run's `Result` once the
-    iteration ended (also after an early close, as a cancelled result)."""
-
-    def __init__(
-        self,
-        agent: Agent,
-        input: Input | None,
-        session_id: str | None,
-        should_cancel: Callable[[], bool] | None,
-        options: _RunOptions,
-        message_history: Sequence[Message] | None,
-    ) -> None:
-        self.result: Result | None = None
-        self._events = self._produce(
-            agent, input, session_id, should_cancel, options, message_history
-        )
-
-    def __aiter__(self) -> RunStream:
-        return self
-
-    async def __anext__(self) -> TraceEvent:
-        return await self._events.__anext__()
-
-    async def aclose(self) -> None:
-        await self._events.aclose()
-
-    async def _produce(
-        self,
-        agent: Agent,
-        input: Input | None,
-        session_id: str | None,
-        should_cancel: Callable[[], bool] | None,
-        options: _RunOptions,
-        message_history: Sequence[Message] | None,
-    ) -> AsyncGenerator[TraceEvent, None]:
-        state = await agent._start(input, session_id, message_history=message_history)
-        send, receive = anyio.create_memory_object_stream[TraceEvent](math.inf)
-        failure: list[BaseException] = []
-        run = agent._run(state, options, sink=send, should_cancel=should_cancel)
-
-        async def produce() -> None:
-            async with send:
-                try:
-                    await run.execute()
-                except Exception as exc:
-                    failure.append(exc)
-                finally:  # also after an early close: the run checkpointed as cancelled
-                    self.result = run.result
-
-        try:
-            async with anyio.create_task_group() as tg, receive:
-                tg.start_soon(produce)
-                try:
-                    async for event in receive:
-                        yield event
-                except GeneratorExit:  # the consumer closed the stream early: cancel the run
-                    tg.cancel_scope.cancel()
-                    return
-        finally:  # in the consumer's context, so its `agent.last_result` sees this run
-            agent.last_result = self.result
-        if failure:
-            raise failure[0]
 
 
 def _delegation_key(ctx: ToolContext[Any]) -> str:

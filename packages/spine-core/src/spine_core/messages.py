@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -119,7 +120,7 @@ class Message(BaseModel):
         return cls(role=Role.USER, content=content)
 
     @classmethod
-    def user_parts(cls, parts: list[dict[str, Any]] | list[Part]) -> Message:
+    def user_parts(cls, parts: Sequence[dict[str, Any] | Part]) -> Message:
         """A user turn carrying multimodal content blocks (text and images)."""
         return cls.model_validate({"role": Role.USER, "parts": parts})
 
