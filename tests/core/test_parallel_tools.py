@@ -6,7 +6,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from spine_core import Agent, ScriptedProvider, StopReason, tool
+from spine_core import Agent, InMemoryCheckpointStore, ScriptedProvider, State, StopReason, tool
 
 from .helpers import asks, call, tool_messages
 
@@ -151,3 +151,75 @@ async def test_interrupt_in_a_parallel_batch_keeps_the_other_results_and_resumes
         ("ask", "Ada", False),
         ("slow_a", "a", False),
     ]
+
+
+@pytest.mark.anyio
+async def test_a_crash_mid_batch_does_not_rerun_the_calls_that_finished() -> None:
+    ran: list[str] = []
+    finished = anyio.Event()
+    snapshot: list[State] = []
+    scopes: list[anyio.CancelScope] = []
+
+    class Watched(InMemoryCheckpointStore):
+        async def put(self, state: State) -> None:
+            await super().put(state)
+            if len(state.scratch.get("spine.batch_results", {})) == 3:
+                finished.set()  # the three quick results are checkpointed
+
+    store = Watched()
+
+    @tool
+    async def quick(name: str) -> str:
+        """Finish at once."""
+        ran.append(name)
+        return f"did {name}"
+
+    @tool
+    async def last() -> str:
+        """Wait until the quick ones are done, then 'crash' (what a SIGKILL leaves is the store)."""
+        with anyio.fail_after(10):  # a deadlock guard, not a timing assertion
+            await finished.wait()
+        stored = await store.get("batch")
+        assert stored is not None
+        snapshot.append(stored)
+        scopes[0].cancel()  # the process dies here
+        await anyio.sleep_forever()
+        return "unreachable"
+
+    calls = [call("quick", f"q{i}", name=f"n{i}") for i in range(3)] + [call("last", "l")]
+    agent = Agent(
+        ScriptedProvider([asks(*calls)]),
+        tools=[quick, last],
+        parallel_tools=True,
+        checkpoint=store,
+    )
+    with anyio.CancelScope() as scope:
+        scopes.append(scope)
+        await agent.run("go", session_id="batch")
+    assert len(snapshot) == 1
+
+    crashed = InMemoryCheckpointStore()
+    await crashed.put(snapshot[0].model_copy(update={"revision": 0}))
+
+    @tool(name="last")
+    async def last_again() -> str:
+        """Done now."""
+        ran.append("last")
+        return "did last"
+
+    fresh = Agent(
+        ScriptedProvider(["all done"]),
+        tools=[quick, last_again],
+        parallel_tools=True,
+        checkpoint=crashed,
+    )
+    result = await fresh.run(None, session_id="batch")
+
+    assert ran == ["n0", "n1", "n2", "last"]  # the quick calls ran once
+    assert [m.tool_call_id for m in result.state.messages if m.role == "tool"] == [
+        "q0",
+        "q1",
+        "q2",
+        "l",
+    ]
+    assert result.answer == "all done"

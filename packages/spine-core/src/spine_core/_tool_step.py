@@ -64,27 +64,47 @@ def _result_message(call: ToolCall, outcome: _Outcome) -> Message:
     return Message.tool(outcome.text, call.id, call.name, is_error=outcome.is_error)
 
 
+# state.scratch key of a parallel batch's results that are checkpointed but not yet appended
+# (the history gets them in call order once the whole batch is done).
+_BATCH = "spine.batch_results"
+
+
 async def _parallel(run: Run, calls: list[ToolCall]) -> StopReason | None:
-    outcomes = [_Outcome() for _ in calls]
+    state = run.state
+    done: dict[str, dict[str, Any]] = state.scratch.setdefault(_BATCH, {})
+    outcomes = [
+        _Outcome(text=done[c.id]["text"], is_error=done[c.id]["is_error"]) if c.id in done else None
+        for c in calls
+    ]
+    lock = anyio.Lock()
 
     async def one(index: int) -> None:
+        call = calls[index]
         try:
-            outcomes[index] = await _execute(run, calls[index], None)
+            outcome = await _execute(run, call, None)
         except Exception as exc:  # re-raised below, after every call finished
-            outcomes[index] = _Outcome(failure=exc)
+            outcome = _Outcome(failure=exc)
+        outcomes[index] = outcome
+        if outcome.failure is None and outcome.interrupt is None:
+            async with lock:  # checkpoint each finished call: a crash does not re-run it
+                done[call.id] = {"text": outcome.text, "is_error": outcome.is_error}
+                await run.save()
 
     async with anyio.create_task_group() as tg:
-        for index in range(len(calls)):
-            tg.start_soon(one, index)
-    for outcome in outcomes:
+        for index, outcome in enumerate(outcomes):
+            if outcome is None:
+                tg.start_soon(one, index)
+    finished = [o for o in outcomes if o is not None]
+    for outcome in finished:
         if outcome.failure is not None:
             raise outcome.failure
     paused = None
-    for call, outcome in zip(calls, outcomes, strict=True):
+    for call, outcome in zip(calls, finished, strict=True):
         if outcome.interrupt is None:
-            run.state.messages.append(_result_message(call, outcome))
+            state.messages.append(_result_message(call, outcome))
         elif paused is None:
             paused = (call, outcome.interrupt)
+    state.scratch.pop(_BATCH, None)
     await run.save()
     if paused is not None:
         call, interrupt = paused
