@@ -247,3 +247,56 @@ async def test_a_state_in_the_reference_format_resumes() -> None:
     assert done.answer == "paid"
     assert done.state.messages[2] == Message.tool("paid 5", "c1", "pay")
     assert isinstance(done.state.messages[1].tool_calls[0], ToolCall)
+
+
+async def test_a_store_that_refuses_a_save_ends_the_run_with_an_error_result() -> None:
+    class Refusing(InMemoryCheckpointStore):
+        async def put(self, state: State) -> None:
+            if any("poison" in m.text for m in state.messages):
+                raise ValueError("cannot encode this text")
+            await super().put(state)
+
+    agent = Agent(ScriptedProvider(["poison"]), checkpoint=Refusing())
+
+    result = await agent.run("hi")
+
+    assert result.stopped_reason is StopReason.ERROR
+    assert result.error is not None and "cannot encode this text" in result.error
+
+
+async def test_arguments_nested_too_deep_go_back_to_the_model_as_a_tool_error() -> None:
+    ran: list[object] = []
+
+    @tool
+    async def take(data: dict) -> str:  # type: ignore[type-arg]
+        """Take anything."""
+        ran.append(data)
+        return "taken"
+
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(300):
+        node["x"] = {}
+        node = node["x"]  # type: ignore[assignment]
+    agent = Agent(ScriptedProvider([asks(call("take", data=deep)), "ok"]), tools=[take])
+
+    result = await agent.run("go")
+
+    assert ran == [] and result.ok
+    [(name, text, is_error)] = tool_messages(result.state.messages)
+    assert is_error and "nested deeper than 64 levels" in text
+
+
+async def test_lone_surrogates_in_a_tool_result_are_replaced_visibly() -> None:
+    @tool
+    async def listdir() -> list[str]:
+        """A non-UTF-8 file name, as os.listdir gives it."""
+        return ["caf\udce9.txt"]
+
+    agent = Agent(ScriptedProvider([asks(call("listdir")), "ok"]), tools=[listdir])
+
+    result = await agent.run("go")
+
+    [(_, text, _)] = tool_messages(result.state.messages)
+    assert text == '["caf\ufffd.txt"]'
+    text.encode("utf-8")  # encodable: every store and API accepts it

@@ -207,8 +207,10 @@ class Run:
             if response is None:
                 continue
             state.usage.add(response.usage)
-            state.messages.append(response.message)
             pending = response.message.tool_calls
+            for tool_call in pending:
+                _bound_arguments(tool_call)
+            state.messages.append(response.message)
             await self.save()
             if pending or self.ctx.force_continue:
                 continue
@@ -254,7 +256,17 @@ class Run:
             answer = _last_text(state.messages)
         elif reason is not StopReason.ERROR and reason is not StopReason.INTERRUPT:
             answer = message or None  # a StopRun's explanation (guardrail, loop, ...)
-        await self.save()
+        try:
+            await self.save()
+        except CheckpointConflict:
+            raise
+        except Exception as exc:  # the store refused the state: report it, keep the Result
+            if error is None:
+                reason, error = StopReason.ERROR, exc
+                state.stopped_reason, state.status = reason, RunStatus.ERROR
+                error_detail = {"type": type(exc).__name__, "message": f"checkpoint failed: {exc}"}
+                message, answer = error_detail["message"], None
+                self.tracer.emit(EventType.ERROR, error=error_detail)
         token = None
         if reason is StopReason.INTERRUPT and state.pending is not None:
             token = f"{state.session_id}:{state.pending.id}"
@@ -273,6 +285,26 @@ class Run:
             error_detail=error_detail,
         )
         return await self.agent.chain.on_run_end(state, result)
+
+
+# Deepest nesting of tool-call arguments accepted; deeper input becomes a tool error (JSON
+# encoders, pydantic and the stores refuse or overflow far beyond this).
+MAX_ARGUMENT_DEPTH = 64
+
+
+def _bound_arguments(call: ToolCall) -> None:
+    """Turn arguments nested deeper than `MAX_ARGUMENT_DEPTH` into an arguments error."""
+    stack: list[tuple[Any, int]] = [(call.arguments, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_ARGUMENT_DEPTH:
+            call.arguments = {}
+            call.arguments_error = f"arguments are nested deeper than {MAX_ARGUMENT_DEPTH} levels"
+            return
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def _last_text(messages: list[Message]) -> str | None:

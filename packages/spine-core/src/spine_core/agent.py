@@ -27,7 +27,7 @@ from .result import Result
 from .state import InterruptRequest, RunStatus, State
 from .stop import StopReason
 from .stream import RunStream
-from .tools import Interrupt, Tool, tool, tool_output_text
+from .tools import Interrupt, Tool, tool, tool_output_text, valid_unicode
 from .tracing import TraceEvent
 
 __all__ = ["Agent"]
@@ -164,7 +164,7 @@ class Agent:
             note = f"Not executed: the run stopped ({state.stopped_reason or 'unknown'})."
             state.messages.append(Message.tool(note, call.id, call.name, is_error=True))
         if isinstance(input, str):
-            state.messages.append(Message.user(input))
+            state.messages.append(Message.user(input if input.isascii() else valid_unicode(input)))
         elif isinstance(input, Message):
             state.messages.append(input)
         else:

@@ -300,9 +300,23 @@ def raw_tool(
 
 
 def tool_output_text(value: Any) -> str:
-    """The text a tool's return value becomes in the conversation (str as is, else JSON)."""
+    """The text a tool's return value becomes in the conversation (str as is, else JSON).
+
+    Lone surrogates (e.g. `os.listdir` on a non-UTF-8 file name gives "\\udce9"), which no
+    store or API can encode, are replaced visibly with U+FFFD.
+    """
     if isinstance(value, str):
-        return value
-    if isinstance(value, BaseModel):
-        return value.model_dump_json()
-    return json.dumps(value, default=str, ensure_ascii=False)
+        text = value
+    elif isinstance(value, BaseModel):
+        text = value.model_dump_json()
+    else:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if text.isascii() else valid_unicode(text)
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD (unchanged when it has none)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
