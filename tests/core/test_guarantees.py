@@ -283,7 +283,7 @@ async def test_arguments_nested_too_deep_go_back_to_the_model_as_a_tool_error() 
     result = await agent.run("go")
 
     assert ran == [] and result.ok
-    [(name, text, is_error)] = tool_messages(result.state.messages)
+    [(_, text, is_error)] = tool_messages(result.state.messages)
     assert is_error and "nested deeper than 64 levels" in text
 
 
