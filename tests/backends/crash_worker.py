@@ -81,7 +81,7 @@ def make_store(kind: str, target: str, scope: str) -> Any:
 async def child(args: argparse.Namespace, sid: str, attempt: int) -> None:
     store = make_store(args.store, args.target, args.scope)
     rng = random.Random(f"{args.seed}:{sid}:{attempt}")
-    checkpoint: CheckpointStore = KillingStore(store, rng, args.p, args.log, sid)  # type: ignore[assignment]
+    checkpoint: CheckpointStore = KillingStore(store, rng, args.p, args.log, sid)
 
     @tool
     def record(n: int) -> str:
@@ -101,7 +101,8 @@ async def child(args: argparse.Namespace, sid: str, attempt: int) -> None:
         from spine_middleware import Idempotency
 
         kv = RedisKeyValueStore(args.kv_url, prefix=f"{args.scope}:kv")
-        middleware.append(Idempotency(store=kv))
+        # every session performs its own effects 0..n-1: de-duplicate within a session only
+        middleware.append(Idempotency(store=kv, scope="session"))
     agent = Agent(
         FunctionProvider(script),
         tools=[record],
@@ -128,7 +129,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--idempotency", action="store_true")
     parser.add_argument("--kv-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
-    kills, sessions, forks = 0, [], 0
+    kills, forks = 0, 0
+    sessions: list[str] = []
     while kills < args.min_kills:
         sid = f"crash-{args.seed}-{len(sessions)}"
         sessions.append(sid)

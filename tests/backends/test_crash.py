@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from spine_backends import PostgresCheckpoint, RedisCheckpoint, SQLiteCheckpoint
-from spine_core import Role, SessionStatus
+from spine_core import Role, RunStatus
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -46,7 +46,7 @@ async def _check(store: Any, summary: dict[str, Any], log: Path, *, exactly_once
     for sid in summary["sessions"]:
         state = await store.get(sid)
         assert state is not None
-        assert state.status is SessionStatus.COMPLETED
+        assert state.status is RunStatus.DONE
         results = [m.content for m in state.messages if m.role is Role.TOOL]
         assert results == [f"did {n}" for n in range(STEPS)]  # every step, once, in order
         assert state.messages[-1].content == f"finished {STEPS}"

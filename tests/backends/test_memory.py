@@ -1,54 +1,28 @@
-"""Vector and buffer memory, the embedders, and the plugin entry points."""
+"""The vector memories (in-memory and pgvector, through one set of tests) and the buffer
+memory, against the core `Memory` protocol."""
 
-import json
+from __future__ import annotations
+
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-import httpx2
-import openai
 import pytest
 
-from spine_backends import (
-    BufferMemory,
-    HashEmbedder,
-    InMemoryVectorMemory,
-    OpenAIEmbedder,
-    PgVectorMemory,
-    PostgresCheckpoint,
-    RedisCheckpoint,
-    SQLiteCheckpoint,
-)
-from spine_core import Embedder, Memory, MemoryRecord
-from spine_core.registry import CHECKPOINTS, EMBEDDERS, MEMORY, lookup
+from spine_backends import BufferMemory, InMemoryVectorMemory, PgVectorMemory
+from spine_core import Memory, MemoryRecord
 
 pytestmark = pytest.mark.anyio
 
 FACTS = [
-    MemoryRecord(id="1", text="The user's favourite colour is green", metadata={"src": "chat"}),
-    MemoryRecord(id="2", text="The user lives in Lisbon, Portugal"),
-    MemoryRecord(id="3", text="Invoices are due on the first Monday of each month"),
-    MemoryRecord(id="4", text="The user lives in Oslo", namespace="other-user"),
+    ("The user's favourite colour is green", "u1", {"src": "chat"}),
+    ("The user lives in Lisbon, Portugal", "u1", None),
+    ("Invoices are due on the first Monday of each month", None, None),
+    ("The user lives in Oslo", "u2", None),
 ]
 
 
-async def test_hash_embedder_is_deterministic_unit_length_and_sized() -> None:
-    embedder = HashEmbedder(dimensions=64)
-    [a, b, empty] = await embedder.embed(["Hello world", "Hello world", "  "])
-    assert a == b and len(a) == 64
-    assert sum(x * x for x in a) == pytest.approx(1.0)
-    assert empty == [0.0] * 64
-    assert isinstance(embedder, Embedder)
-
-
-def test_hash_embedder_rejects_tiny_dimensions() -> None:
-    with pytest.raises(ValueError, match="dimensions"):
-        HashEmbedder(dimensions=4)
-
-
-@pytest.fixture
-async def pgvector_memory(pgvector_dsn: str, pgvector_schema: str) -> AsyncIterator[PgVectorMemory]:
-    async with PgVectorMemory(pgvector_dsn, schema=pgvector_schema) as memory:
-        yield memory
+async def _save_facts(memory: Memory) -> list[MemoryRecord]:
+    return [await memory.save(c, session_id=s, metadata=m) for c, s, m in FACTS]
 
 
 @pytest.fixture(params=["in_memory", "pgvector"])
@@ -64,123 +38,97 @@ async def vector_memory(request: pytest.FixtureRequest) -> AsyncIterator[Memory]
         await pool.execute(f"DROP TABLE {table}")
 
 
-async def test_vector_memory_finds_the_closest_record_in_its_namespace(
-    vector_memory: Memory,
-) -> None:
-    await vector_memory.add(FACTS)
-    hits = await vector_memory.search("where does the user live?", k=2)
-    assert hits[0].record.id == "2"
-    assert all(h.record.namespace == "default" for h in hits)
-    assert hits[0].score > hits[1].score and -1 <= hits[1].score <= 1
-    other = await vector_memory.search("where does the user live?", namespace="other-user")
-    assert [h.record.id for h in other] == ["4"]
+async def test_save_returns_the_stored_record(vector_memory: Memory) -> None:
+    assert isinstance(vector_memory, Memory)
+    record = await vector_memory.save("note", session_id="s", metadata={"n": 1})
+    assert len(record.id) == 32 and int(record.id, 16) >= 0
+    assert (record.content, record.session_id, record.metadata) == ("note", "s", {"n": 1})
+    other = await vector_memory.save("shared")
+    assert other.id != record.id and other.session_id is None and other.metadata == {}
 
 
-async def test_vector_memory_replaces_by_id_and_deletes(vector_memory: Memory) -> None:
-    await vector_memory.add(FACTS)
-    await vector_memory.add([MemoryRecord(id="1", text="favourite colour is now purple")])
+async def test_search_ranks_by_similarity_across_all_sessions(vector_memory: Memory) -> None:
+    saved = await _save_facts(vector_memory)
+    hits = await vector_memory.search("where does the user live?", k=3)
+    assert len(hits) == 3
+    assert {hits[0].record.id, hits[1].record.id} == {saved[1].id, saved[3].id}
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    assert all(-1 <= h.score <= 1 for h in hits)
+    assert hits[0].record.content.startswith("The user lives in")
+
+
+async def test_search_in_one_session_sees_only_its_records(vector_memory: Memory) -> None:
+    saved = await _save_facts(vector_memory)
+    hits = await vector_memory.search("where does the user live?", session_id="u2", k=5)
+    assert [h.record.id for h in hits] == [saved[3].id]
+    mine = await vector_memory.search("favourite colour", session_id="u1", k=5)
+    assert [h.record.id for h in mine] == [saved[0].id, saved[1].id]
+    assert mine[0].record.metadata == {"src": "chat"}
+    assert await vector_memory.search("anything", session_id="nobody") == []
+    assert await vector_memory.search("anything", k=0) == []
+
+
+async def test_load_returns_the_latest_records_oldest_first(vector_memory: Memory) -> None:
+    saved = [await vector_memory.save(f"note {i}", session_id="s") for i in range(5)]
+    await vector_memory.save("elsewhere", session_id="t")
+    await vector_memory.save("shared")
+    assert [r.id for r in await vector_memory.load("s")] == [r.id for r in saved]
+    assert [r.content for r in await vector_memory.load("s", limit=2)] == ["note 3", "note 4"]
+    assert await vector_memory.load("s", limit=0) == []
+    assert await vector_memory.load("missing") == []
+
+
+async def test_returned_records_are_copies(vector_memory: Memory) -> None:
+    record = await vector_memory.save("keep me", session_id="s", metadata={"tags": ["a"]})
+    record.metadata["tags"].append("changed")
+    [loaded] = await vector_memory.load("s")
+    loaded.metadata["tags"].append("again")
+    [hit] = await vector_memory.search("keep me", session_id="s")
+    assert hit.record.metadata == {"tags": ["a"]}
+
+
+async def test_add_replaces_by_id_and_delete_removes(vector_memory: Memory) -> None:
+    assert isinstance(vector_memory, InMemoryVectorMemory | PgVectorMemory)
+    saved = await _save_facts(vector_memory)
+    await vector_memory.add(
+        [MemoryRecord(id=saved[0].id, content="favourite colour is now purple", session_id="u1")]
+    )
     [top] = await vector_memory.search("favourite colour", k=1)
-    assert top.record.text == "favourite colour is now purple"
-    assert await vector_memory.delete(["1", "2", "missing"]) == 2
+    assert top.record.id == saved[0].id
+    assert top.record.content == "favourite colour is now purple" and top.record.metadata == {}
+    # a replaced record is the session's most recent
+    assert [r.id for r in await vector_memory.load("u1")] == [saved[1].id, saved[0].id]
+    assert await vector_memory.delete([saved[0].id, saved[1].id, "missing"]) == 2
     remaining = {h.record.id for h in await vector_memory.search("user", k=10)}
-    assert remaining == {"3"}
+    assert remaining == {saved[2].id, saved[3].id}
 
 
-async def test_vector_memory_keeps_metadata(vector_memory: Memory) -> None:
-    await vector_memory.add(FACTS)
-    [top] = await vector_memory.search("favourite colour green", k=1)
-    assert top.record.metadata == {"src": "chat"}
-
-
-async def test_pgvector_creates_an_hnsw_cosine_index(pgvector_memory: PgVectorMemory) -> None:
-    await pgvector_memory.add(FACTS[:1])
-    pool = await pgvector_memory._pool()
-    indexdef = await pool.fetchval(
-        "SELECT indexdef FROM pg_indexes WHERE indexname = 'spine_memory_embedding'"
-    )
-    assert "hnsw" in indexdef and "vector_cosine_ops" in indexdef
-
-
-async def test_buffer_memory_keeps_only_the_latest_records() -> None:
-    memory = BufferMemory(max_records=2)
-    await memory.add(FACTS[:3])
-    hits = await memory.search("anything at all", k=5)
-    assert [h.record.id for h in hits] == ["3", "2"]  # newest first, "1" dropped
-
-
-async def test_buffer_memory_ranks_by_word_overlap() -> None:
+async def test_buffer_memory_recalls_by_recency_not_similarity() -> None:
     memory = BufferMemory()
-    await memory.add(FACTS)
+    assert isinstance(memory, Memory)
+    saved = await _save_facts(memory)
     hits = await memory.search("favourite colour", k=2)
-    assert hits[0].record.id == "1" and hits[0].score == 1.0
-    assert hits[1].score == 0.0
-    assert await memory.delete(["1", "4"]) == 2
-    assert [h.record.id for h in await memory.search("user", namespace="other-user")] == []
+    assert [h.record.id for h in hits] == [saved[3].id, saved[2].id]  # newest first
+    assert {h.score for h in hits} == {1.0}
+    in_u1 = await memory.search("Oslo", session_id="u1")
+    assert [h.record.id for h in in_u1] == [saved[1].id, saved[0].id]
+    assert [r.id for r in await memory.load("u1", limit=1)] == [saved[1].id]
+    assert await memory.search("x", k=0) == []
 
 
-def _embeddings_api(seen: list[dict[str, object]]) -> Callable[[httpx2.Request], httpx2.Response]:
-    def handle(request: httpx2.Request) -> httpx2.Response:
-        body = json.loads(request.content)
-        seen.append(body)
-        data = [
-            {"object": "embedding", "index": i, "embedding": [float(len(text)), 0.5, -1.0]}
-            for i, text in enumerate(body["input"])
-        ]
-        data.reverse()  # the API does not promise order; the index field does
-        return httpx2.Response(
-            200,
-            json={
-                "object": "list",
-                "data": data,
-                "model": body["model"],
-                "usage": {"prompt_tokens": 3, "total_tokens": 3},
-            },
-        )
-
-    return handle
+async def test_buffer_memory_keeps_at_most_max_records_per_session() -> None:
+    memory = BufferMemory(max_records=2)
+    for i in range(4):
+        await memory.save(f"a{i}", session_id="a")
+    shared = await memory.save("shared")
+    await memory.save("b0", session_id="b")
+    assert [r.content for r in await memory.load("a")] == ["a2", "a3"]
+    assert [h.record.content for h in await memory.search("", k=10)] == ["b0", "shared", "a3", "a2"]
+    assert await memory.delete([shared.id, "missing"]) == 1
+    await memory.add([MemoryRecord(id="x", content="a4", session_id="a")])
+    assert [r.content for r in await memory.load("a")] == ["a3", "a4"]
 
 
-async def test_openai_embedder_batches_and_orders_by_index() -> None:
-    seen: list[dict[str, object]] = []
-    client = openai.AsyncOpenAI(
-        api_key="sk-test",
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(_embeddings_api(seen))),
-    )
-    embedder = OpenAIEmbedder(dimensions=3, client=client, batch_size=2)
-    vectors = await embedder.embed(["a", "bb", "ccc"])
-    assert vectors == [[1.0, 0.5, -1.0], [2.0, 0.5, -1.0], [3.0, 0.5, -1.0]]
-    assert [b["input"] for b in seen] == [["a", "bb"], ["ccc"]]
-    assert seen[0]["dimensions"] == 3 and seen[0]["model"] == "text-embedding-3-small"
-    assert seen[0]["encoding_format"] == "float"
-
-
-async def test_openai_embedder_rejects_wrong_dimensions() -> None:
-    client = openai.AsyncOpenAI(
-        api_key="sk-test",
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(_embeddings_api([]))),
-    )
-    with pytest.raises(ValueError, match="returned 3 dimensions"):
-        await OpenAIEmbedder(dimensions=8, client=client).embed(["x"])
-
-
-def test_openai_embedder_needs_no_key_until_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    embedder = OpenAIEmbedder()
-    assert embedder.dimensions == 1536 and embedder._client is None
-
-
-@pytest.mark.parametrize(
-    ("group", "name", "target"),
-    [
-        (CHECKPOINTS, "sqlite", SQLiteCheckpoint),
-        (CHECKPOINTS, "redis", RedisCheckpoint),
-        (CHECKPOINTS, "postgres", PostgresCheckpoint),
-        (MEMORY, "in_memory", InMemoryVectorMemory),
-        (MEMORY, "buffer", BufferMemory),
-        (MEMORY, "pgvector", PgVectorMemory),
-        (EMBEDDERS, "hash", HashEmbedder),
-        (EMBEDDERS, "openai", OpenAIEmbedder),
-    ],
-)
-def test_entry_points_resolve_to_the_classes(group: str, name: str, target: type) -> None:
-    assert lookup(group, name) is target
+def test_buffer_memory_rejects_a_bound_below_one() -> None:
+    with pytest.raises(ValueError, match="max_records"):
+        BufferMemory(max_records=0)

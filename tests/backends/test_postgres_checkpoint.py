@@ -1,6 +1,5 @@
 """PostgresCheckpoint against the real PostgreSQL server, each test in its own schema."""
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,6 +9,8 @@ import pytest
 from spine_backends import PostgresCheckpoint
 from spine_core import CheckpointConflict, Message, State
 from spine_core.testing import CheckpointStoreContract
+
+from .rows import write_raw
 
 pytestmark = pytest.mark.services
 
@@ -23,26 +24,8 @@ class TestPostgresCheckpoint(CheckpointStoreContract):
             yield store
 
     async def write_raw_state(self, store: PostgresCheckpoint, data: dict[str, Any]) -> None:
-        await store.list()  # creates the tables
         header = {k: v for k, v in data.items() if k not in ("history", "rev")}
-        pool = await store._pool()
-        await pool.execute(
-            f"INSERT INTO {store._h} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
-            data["session_id"],
-            data["agent"],
-            data["tenant_id"],
-            data["status"],
-            data["rev"],
-            data["version"],
-            data["step"],
-            len(data["history"]),
-            data["updated_at"],
-            json.dumps(header),
-        )
-        await pool.executemany(
-            f"INSERT INTO {store._m} VALUES ($1, $2, $3)",
-            [(data["session_id"], i, json.dumps(m)) for i, m in enumerate(data["history"])],
-        )
+        await write_raw(store, header, data["history"], data["rev"])
 
 
 @pytest.mark.parametrize("table", ["x; DROP TABLE y", "1abc", "", "a.b", "a" * 64])

@@ -1,6 +1,5 @@
 """RedisCheckpoint and RedisKeyValueStore against the real Redis server."""
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,6 +8,8 @@ import pytest
 from spine_backends import RedisCheckpoint, RedisKeyValueStore
 from spine_core import CheckpointConflict, Message, State
 from spine_core.testing import CheckpointStoreContract, KeyValueStoreContract
+
+from .rows import write_raw
 
 pytestmark = pytest.mark.services
 
@@ -20,21 +21,8 @@ class TestRedisCheckpoint(CheckpointStoreContract):
             yield store
 
     async def write_raw_state(self, store: RedisCheckpoint, data: dict[str, Any]) -> None:
-        sid = data["session_id"]
         header = {k: v for k, v in data.items() if k not in ("history", "rev")}
-        hkey, lkey, index = store._keys(sid)
-        client = store.client
-        await client.hset(
-            hkey,
-            mapping={
-                "revision": data["rev"],
-                "count": len(data["history"]),
-                "version": data["version"],
-                "header": json.dumps(header),
-            },
-        )
-        await client.rpush(lkey, *[json.dumps(m) for m in data["history"]])
-        await client.sadd(index, sid)
+        await write_raw(store, header, data["history"], data["rev"])
 
 
 class TestRedisKeyValueStore(KeyValueStoreContract):

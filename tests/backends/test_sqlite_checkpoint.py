@@ -1,6 +1,5 @@
 """SQLiteCheckpoint: the conformance kit on a real database file, plus SQLite specifics."""
 
-import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +11,8 @@ from spine_backends import SQLiteCheckpoint
 from spine_core import Message, State
 from spine_core.testing import CheckpointStoreContract
 
+from .rows import write_raw
+
 
 class TestSQLiteCheckpoint(CheckpointStoreContract):
     @pytest.fixture
@@ -21,27 +22,7 @@ class TestSQLiteCheckpoint(CheckpointStoreContract):
 
     async def write_raw_state(self, store: SQLiteCheckpoint, data: dict[str, Any]) -> None:
         header = {k: v for k, v in data.items() if k not in ("history", "rev")}
-        await store.list()  # creates the tables
-        with sqlite3.connect(store.path) as con:
-            con.execute(
-                "INSERT INTO spine_checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    data["session_id"],
-                    data["agent"],
-                    data["tenant_id"],
-                    data["status"],
-                    data["rev"],
-                    data["version"],
-                    data["step"],
-                    len(data["history"]),
-                    data["updated_at"],
-                    json.dumps(header),
-                ),
-            )
-            con.executemany(
-                "INSERT INTO spine_checkpoints_messages VALUES (?, ?, ?)",
-                [(data["session_id"], i, json.dumps(m)) for i, m in enumerate(data["history"])],
-            )
+        await write_raw(store, header, data["history"], data["rev"])
 
 
 @pytest.mark.parametrize("table", ["x; DROP TABLE y", "1abc", "", "a-b", "a" * 64, "tab le"])
@@ -74,14 +55,16 @@ async def test_put_writes_only_new_message_rows(tmp_path: Path) -> None:
         state = State(session_id="s", messages=[Message.user(str(i)) for i in range(50)])
         await store.put(state)
         with sqlite3.connect(store.path) as con:
-            con.execute('UPDATE spine_checkpoints_messages SET body = \'{"role":"user"}\'')
+            con.execute(
+                'UPDATE spine_checkpoints_messages SET body = \'{"role":"user","content":"kept"}\''
+            )
         state.messages.append(Message.user("new"))
         await store.put(state)
         loaded = await store.get("s")
     assert loaded is not None
     # rows written by the first put were left alone (not rewritten), the new one appended
-    assert [m.content for m in loaded.messages[:2]] == ["", ""]
-    assert loaded.messages[-1].content == "new"
+    assert [m.content for m in loaded.messages[:2]] == ["kept", "kept"]
+    assert loaded.messages[-1].content == "new" and len(loaded.messages) == 51
 
 
 @pytest.mark.anyio

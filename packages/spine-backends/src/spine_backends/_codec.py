@@ -8,16 +8,26 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from spine_core import State
+from spine_core import RunStatus, State
 
 __all__ = [
     "assemble",
     "decode_header",
     "encode_header",
     "encode_messages",
+    "run_status",
+    "status_values",
     "validate_identifier",
     "validate_key_prefix",
 ]
+
+# Status values written by state versions 1 and 2 (before `RunStatus`); rows keep them until
+# their session is written again.
+_LEGACY_STATUS = {
+    "completed": RunStatus.DONE,
+    "stopped": RunStatus.DONE,
+    "failed": RunStatus.ERROR,
+}
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _KEY_PREFIX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_:.\-]{0,127}")
@@ -46,6 +56,32 @@ def validate_key_prefix(prefix: str) -> str:
     return prefix
 
 
+def run_status(value: RunStatus | str) -> RunStatus:
+    """The `RunStatus` for a status value, accepting the names older versions stored
+    ("completed" and "stopped" are `DONE`, "failed" is `ERROR`).
+
+    Raises:
+        ValueError: not a status value.
+    """
+    if isinstance(value, RunStatus):
+        return value
+    legacy = _LEGACY_STATUS.get(value)
+    return legacy if legacy is not None else RunStatus(value)
+
+
+def status_values(status: RunStatus | str | None) -> list[str] | None:
+    """Every stored status value that means `status` (the current value and its legacy
+    names), for a `list` filter; None when `status` is None (no filter).
+
+    Raises:
+        ValueError: not a status value.
+    """
+    if status is None:
+        return None
+    wanted = run_status(status)
+    return [wanted.value, *(old for old, new in _LEGACY_STATUS.items() if new is wanted)]
+
+
 def encode_header(state: State, *, updated_at: float) -> str:
     """The state without messages, as compact JSON, stamped `updated_at` (Unix seconds).
     The revision is not part of it: stores keep it beside the header, where the
@@ -69,8 +105,9 @@ def decode_header(raw: str | bytes) -> dict[str, Any]:
 def assemble(header: dict[str, Any], rows: Sequence[str | bytes], revision: int) -> State:
     """Rebuild a `State` from its stored header, message rows (oldest first) and revision.
 
-    Version 1 states kept messages under `history` and the revision under `rev`; the data is
-    shaped the way that version wrote it and `State.load` migrates it.
+    The data is shaped the way its version wrote it and `State.load` migrates it: version 1
+    kept messages under `history` and the revision under `rev`; versions 1 and 2 named
+    `pending` `interrupt` and `scratch` `metadata`, and used older status values.
 
     Raises:
         ValueError: the stored version is newer than this Spine or has no migration.

@@ -1,56 +1,89 @@
-"""Process-local `Memory` stores: `InMemoryVectorMemory` (embedding search) and
-`BufferMemory` (a bounded window of recent records)."""
+"""Process-local `Memory` stores: `InMemoryVectorMemory` (recall by embedding similarity) and
+`BufferMemory` (recall by recency)."""
 
 from __future__ import annotations
 
-import re
+import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from spine_core import Embedder, MemoryHit, MemoryRecord
 
-from .embedders import HashEmbedder, cosine
+from .embedders import HashEmbedder, cosine, embed_all
 
-__all__ = ["BufferMemory", "InMemoryVectorMemory"]
+__all__ = ["BufferMemory", "InMemoryVectorMemory", "new_record"]
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+
+def new_record(
+    content: str, *, session_id: str | None = None, metadata: dict[str, Any] | None = None
+) -> MemoryRecord:
+    """A `MemoryRecord` with a fresh random id (32 hex characters)."""
+    return MemoryRecord(
+        id=uuid.uuid4().hex, content=content, session_id=session_id, metadata=metadata or {}
+    )
+
+
+def _copy(record: MemoryRecord) -> MemoryRecord:
+    return record.model_copy(deep=True)
 
 
 class InMemoryVectorMemory:
-    """A `Memory` that embeds records and ranks them by cosine similarity to the query
-    (exact search over every record of the namespace; fine up to tens of thousands).
+    """A process-local `Memory` that embeds every record and recalls by cosine similarity
+    to the query (exact search over the records; fine up to tens of thousands).
+
+    Records come back as copies, so editing one does not change the memory.
 
     Args:
-        embedder: Turns text into vectors (default: `HashEmbedder()`, offline).
+        embedder: Turns text into vectors (default: `HashEmbedder(dim)`, offline).
+        dim: Vector length of the default embedder (ignored with `embedder`).
     """
 
-    def __init__(self, embedder: Embedder | None = None) -> None:
-        self.embedder: Embedder = embedder or HashEmbedder()
-        self._records: dict[str, tuple[MemoryRecord, list[float]]] = {}
+    def __init__(self, *, embedder: Embedder | None = None, dim: int = 256) -> None:
+        self.embedder: Embedder = embedder or HashEmbedder(dim)
+        self.dim = dim
+        self._records: dict[str, tuple[MemoryRecord, list[float]]] = {}  # oldest first
+
+    async def save(
+        self, content: str, *, session_id: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> MemoryRecord:
+        """Embed and store `content` (of `session_id`, or shared by all sessions when None)
+        with its JSON-ready `metadata`; returns the new record."""
+        record = new_record(content, session_id=session_id, metadata=metadata)
+        self._records[record.id] = (_copy(record), await self.embedder.embed(content))
+        return record
 
     async def add(self, records: Sequence[MemoryRecord]) -> None:
-        """Insert or replace records by id (embedded in one `embed` call)."""
-        if not records:
-            return
-        vectors = await self.embedder.embed([r.text for r in records])
+        """Insert records, or replace them by id (a replaced record becomes the most recent),
+        embedding all their texts in one batch when the embedder has `embed_many`."""
+        vectors = await embed_all(self.embedder, [r.content for r in records])
         for record, vector in zip(records, vectors, strict=True):
-            self._records[record.id] = (record.model_copy(deep=True), vector)
+            self._records.pop(record.id, None)
+            self._records[record.id] = (_copy(record), vector)
 
     async def search(
-        self, query: str, *, k: int = 5, namespace: str = "default"
+        self, query: str, *, k: int = 5, session_id: str | None = None
     ) -> list[MemoryHit]:
-        """The `k` records of `namespace` closest to `query`, best first; `score` is the
-        cosine similarity in [-1, 1]."""
+        """The `k` records closest to `query`, best first; only `session_id`'s records when
+        given, every record otherwise. `score` is the cosine similarity, in [-1, 1].
+
+        Raises:
+            ValueError: the embedder returned vectors of different lengths.
+        """
         if k <= 0:
             return []
-        [target] = await self.embedder.embed([query])
+        target = await self.embedder.embed(query)
         hits = [
-            MemoryHit(record=record.model_copy(deep=True), score=cosine(target, vector))
+            MemoryHit(record=_copy(record), score=cosine(target, vector))
             for record, vector in self._records.values()
-            if record.namespace == namespace
+            if session_id is None or record.session_id == session_id
         ]
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
+
+    async def load(self, session_id: str, *, limit: int = 20) -> list[MemoryRecord]:
+        """The session's `limit` most recent records, oldest first."""
+        return _latest((r for r, _ in self._records.values()), session_id, limit)
 
     async def delete(self, ids: Sequence[str]) -> int:
         """Remove records by id; returns how many existed."""
@@ -58,57 +91,86 @@ class InMemoryVectorMemory:
 
 
 class BufferMemory:
-    """A `Memory` that keeps only the most recent `max_records` records of each namespace
-    (a conversation buffer). `search` ranks them by word overlap with the query (score: the
-    fraction of the query's distinct words found in the record, in [0, 1]), most recent first
-    among equal scores; with no words in common it still returns the most recent records.
+    """A process-local `Memory` that recalls by recency, not similarity: `search` ignores
+    the query and returns the most recent records, newest first, each with score 1.0.
+    Cheap and predictable when similarity is not needed (a rolling notes buffer).
 
     Args:
-        max_records: Records kept per namespace; the oldest are dropped first.
+        max_records: Most records kept per session (records without a session count as one
+            session); the oldest are dropped first. None keeps every record.
 
     Raises:
         ValueError: `max_records` below 1.
     """
 
-    def __init__(self, max_records: int = 100) -> None:
-        if max_records < 1:
+    def __init__(self, *, max_records: int | None = None) -> None:
+        if max_records is not None and max_records < 1:
             raise ValueError(f"max_records must be at least 1, not {max_records}")
         self.max_records = max_records
-        self._spaces: dict[str, OrderedDict[str, MemoryRecord]] = {}
+        self._records: OrderedDict[str, MemoryRecord] = OrderedDict()  # oldest first
+        self._sessions: dict[str | None, OrderedDict[str, None]] = {}
+
+    async def save(
+        self, content: str, *, session_id: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> MemoryRecord:
+        """Store `content` (of `session_id`, or shared when None) as the most recent record;
+        returns the new record."""
+        record = new_record(content, session_id=session_id, metadata=metadata)
+        self._insert(record)
+        return record
 
     async def add(self, records: Sequence[MemoryRecord]) -> None:
-        """Append records (a replaced id moves to the most recent position)."""
+        """Insert records in order, or replace them by id (a replaced record becomes the most
+        recent)."""
         for record in records:
-            for space in self._spaces.values():
-                space.pop(record.id, None)
-            space = self._spaces.setdefault(record.namespace, OrderedDict())
-            space[record.id] = record.model_copy(deep=True)
-            while len(space) > self.max_records:
-                space.popitem(last=False)
+            self._remove(record.id)
+            self._insert(record)
 
     async def search(
-        self, query: str, *, k: int = 5, namespace: str = "default"
+        self, query: str, *, k: int = 5, session_id: str | None = None
     ) -> list[MemoryHit]:
-        """Up to `k` records of `namespace`, best word overlap first, newest first among
-        ties."""
-        space = self._spaces.get(namespace)
-        if not space or k <= 0:
+        """The `k` most recent records, newest first, whatever `query` says; only
+        `session_id`'s records when given, every record otherwise."""
+        if k <= 0:
             return []
-        wanted = set(_WORD.findall(query.lower()))
-        newest_first = list(reversed(space.values()))
-        scored = [
-            (len(wanted & set(_WORD.findall(r.text.lower()))) / len(wanted) if wanted else 0.0, r)
-            for r in newest_first
-        ]
-        ranked = sorted(scored, key=lambda pair: pair[0], reverse=True)  # stable: keeps recency
-        return [MemoryHit(record=r.model_copy(deep=True), score=s) for s, r in ranked[:k]]
+        hits: list[MemoryHit] = []
+        for record in reversed(self._records.values()):
+            if session_id is None or record.session_id == session_id:
+                hits.append(MemoryHit(record=_copy(record), score=1.0))
+                if len(hits) == k:
+                    break
+        return hits
+
+    async def load(self, session_id: str, *, limit: int = 20) -> list[MemoryRecord]:
+        """The session's `limit` most recent records, oldest first."""
+        return _latest(self._records.values(), session_id, limit)
 
     async def delete(self, ids: Sequence[str]) -> int:
         """Remove records by id; returns how many existed."""
-        removed = 0
-        for i in set(ids):
-            for space in self._spaces.values():
-                if space.pop(i, None) is not None:
-                    removed += 1
-                    break
-        return removed
+        return sum(self._remove(i) for i in set(ids))
+
+    def _insert(self, record: MemoryRecord) -> None:
+        self._records[record.id] = _copy(record)
+        order = self._sessions.setdefault(record.session_id, OrderedDict())
+        order[record.id] = None
+        while self.max_records is not None and len(order) > self.max_records:
+            oldest, _ = order.popitem(last=False)
+            del self._records[oldest]
+
+    def _remove(self, record_id: str) -> bool:
+        record = self._records.pop(record_id, None)
+        if record is None:
+            return False
+        order = self._sessions[record.session_id]
+        del order[record_id]
+        if not order:
+            del self._sessions[record.session_id]
+        return True
+
+
+def _latest(records: Iterable[MemoryRecord], session_id: str, limit: int) -> list[MemoryRecord]:
+    """The last `limit` of `records` (oldest first) that belong to `session_id`, copied."""
+    if limit <= 0:
+        return []
+    mine = [r for r in records if r.session_id == session_id]
+    return [_copy(r) for r in mine[-limit:]]

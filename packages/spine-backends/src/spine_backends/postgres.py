@@ -9,9 +9,16 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, SessionStatus, State
+from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, RunStatus, State
 
-from ._codec import assemble, encode_header, encode_messages, validate_identifier
+from ._codec import (
+    assemble,
+    encode_header,
+    encode_messages,
+    run_status,
+    status_values,
+    validate_identifier,
+)
 from ._postgres import PoolOwner, qualified
 
 __all__ = ["PostgresCheckpoint"]
@@ -191,10 +198,7 @@ class PostgresCheckpoint:
                 self._sql_create, sid, 0, 0, bodies, *fields, total, now, header
             )
             if revision is None:
-                stored = await pool.fetchval(
-                    f"SELECT revision FROM {self._h} WHERE session_id = $1", sid
-                )
-                raise CheckpointConflict(sid, 0, int(stored or 0))
+                raise CheckpointConflict(sid, 0, await self.revision(sid))
         elif known is not None and known[0] == state.revision and total >= known[1]:
             bodies = encode_messages(state, known[1])
             revision = await pool.fetchval(
@@ -232,31 +236,40 @@ class PostgresCheckpoint:
         self._known.pop(session_id, None)
         return int(await pool.fetchval(self._sql_delete, session_id)) > 0
 
+    async def revision(self, session_id: str) -> int:
+        """The session's stored compare-and-set revision (0 when it does not exist)."""
+        pool = await self._pool()
+        stored = await pool.fetchval(
+            f"SELECT revision FROM {self._h} WHERE session_id = $1", session_id
+        )
+        return int(stored or 0)
+
     async def list(
-        self, *, tenant_id: str | None = None, status: SessionStatus | str | None = None
+        self, *, tenant_id: str | None = None, status: RunStatus | str | None = None
     ) -> builtins.list[CheckpointInfo]:
         """Session headers (no messages), oldest update first, optionally filtered by tenant
-        and status.
+        and status (legacy names such as "completed" match their `RunStatus`).
 
         Raises:
-            ValueError: `status` is not a `SessionStatus` value.
+            ValueError: `status` is not a `RunStatus` value.
         """
-        wanted = SessionStatus(status).value if status is not None else None
+        statuses = status_values(status)
         pool = await self._pool()
         rows = await pool.fetch(
             "SELECT session_id, agent, tenant_id, status, revision, step, message_count,"
             f" updated_at FROM {self._h}"
-            " WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR status = $2)"
+            " WHERE ($1::text IS NULL OR tenant_id = $1)"
+            " AND ($2::text[] IS NULL OR status = ANY($2::text[]))"
             " ORDER BY updated_at",
             tenant_id,
-            wanted,
+            statuses,
         )
         return [
             CheckpointInfo(
                 session_id=r["session_id"],
                 agent=r["agent"],
                 tenant_id=r["tenant_id"],
-                status=SessionStatus(r["status"]),
+                status=run_status(r["status"]),
                 revision=r["revision"],
                 step=r["step"],
                 message_count=r["message_count"],

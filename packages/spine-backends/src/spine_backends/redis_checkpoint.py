@@ -7,9 +7,9 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, SessionStatus, State
+from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, RunStatus, State
 
-from ._codec import assemble, decode_header, encode_header, encode_messages
+from ._codec import assemble, decode_header, encode_header, encode_messages, run_status
 from ._redis import RedisStoreBase, text
 
 if TYPE_CHECKING:
@@ -162,16 +162,21 @@ class RedisCheckpoint(RedisStoreBase):
         gone = await self._delete_script(keys=self._keys(session_id), args=[session_id])
         return int(gone) > 0
 
+    async def revision(self, session_id: str) -> int:
+        """The session's stored compare-and-set revision (0 when it does not exist)."""
+        return int(await self.client.hget(self._keys(session_id)[0], "revision") or 0)
+
     async def list(
-        self, *, tenant_id: str | None = None, status: SessionStatus | str | None = None
+        self, *, tenant_id: str | None = None, status: RunStatus | str | None = None
     ) -> builtins.list[CheckpointInfo]:
         """Session headers (no messages), oldest update first, optionally filtered by tenant
-        and status. Reads every header under the prefix (one pipelined round trip).
+        and status (legacy names such as "completed" match their `RunStatus`). Reads every
+        header under the prefix (one pipelined round trip).
 
         Raises:
-            ValueError: `status` is not a `SessionStatus` value.
+            ValueError: `status` is not a `RunStatus` value.
         """
-        wanted = SessionStatus(status) if status is not None else None
+        wanted = run_status(status) if status is not None else None
         ids = sorted(text(i) for i in await self.client.smembers(f"{self._prefix}:sessions"))
         if not ids:
             return []
@@ -188,7 +193,7 @@ class RedisCheckpoint(RedisStoreBase):
                 session_id=sid,
                 agent=header.get("agent", "agent"),
                 tenant_id=header.get("tenant_id"),
-                status=SessionStatus(header.get("status", "running")),
+                status=run_status(header.get("status", "running")),
                 revision=int(revision),
                 step=int(header.get("step", 0)),
                 message_count=int(count),

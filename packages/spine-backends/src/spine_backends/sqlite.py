@@ -11,9 +11,17 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 
-from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, SessionStatus, State
+from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, RunStatus, State
 
-from ._codec import assemble, decode_header, encode_header, encode_messages, validate_identifier
+from ._codec import (
+    assemble,
+    decode_header,
+    encode_header,
+    encode_messages,
+    run_status,
+    status_values,
+    validate_identifier,
+)
 
 __all__ = ["SQLiteCheckpoint"]
 
@@ -243,23 +251,34 @@ class SQLiteCheckpoint:
             raise
         return gone.rowcount > 0
 
+    async def revision(self, session_id: str) -> int:
+        """The session's stored compare-and-set revision (0 when it does not exist)."""
+        return await self._call(self._revision, session_id)
+
+    def _revision(self, session_id: str) -> int:
+        row = (
+            self._connect()
+            .execute(f"SELECT revision FROM {self._h} WHERE session_id = ?", (session_id,))
+            .fetchone()
+        )
+        return int(row[0]) if row is not None else 0
+
     async def list(
-        self, *, tenant_id: str | None = None, status: SessionStatus | str | None = None
+        self, *, tenant_id: str | None = None, status: RunStatus | str | None = None
     ) -> builtins.list[CheckpointInfo]:
         """Session headers (no messages), oldest update first, optionally filtered by tenant
-        and status.
+        and status (legacy names such as "completed" match their `RunStatus`).
 
         Raises:
-            ValueError: `status` is not a `SessionStatus` value.
+            ValueError: `status` is not a `RunStatus` value.
         """
-        wanted = SessionStatus(status).value if status is not None else None
-        rows = await self._call(self._list, tenant_id, wanted)
+        rows = await self._call(self._list, tenant_id, status_values(status))
         return [
             CheckpointInfo(
                 session_id=r[0],
                 agent=r[1],
                 tenant_id=r[2],
-                status=SessionStatus(r[3]),
+                status=run_status(r[3]),
                 revision=r[4],
                 step=r[5],
                 message_count=r[6],
@@ -268,14 +287,17 @@ class SQLiteCheckpoint:
             for r in rows
         ]
 
-    def _list(self, tenant_id: str | None, status: str | None) -> builtins.list[Any]:
-        where, params = [], []
+    def _list(
+        self, tenant_id: str | None, statuses: builtins.list[str] | None
+    ) -> builtins.list[Any]:
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
         if tenant_id is not None:
             where.append("tenant_id = ?")
             params.append(tenant_id)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
+        if statuses is not None:
+            where.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         return (
             self._connect()
