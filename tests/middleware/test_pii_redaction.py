@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from spine_core import Agent, Message, ScriptedProvider, ToolCall, tool
-from spine_middleware import PIIRedaction, iban_valid, luhn_valid, redact
+from spine_middleware import PIIRedaction, Recorder, iban_valid, luhn_valid, redact
 
 pytestmark = pytest.mark.anyio
 
@@ -37,19 +39,31 @@ NEGATIVE = [
 
 @pytest.mark.parametrize(("text", "kind"), POSITIVE)
 def test_pii_is_redacted(text: str, kind: str) -> None:
-    redacted = redact(text)
-    assert f"[REDACTED:{kind}]" in redacted
+    redacted = PIIRedaction().redact(text)
+    assert f"[REDACTED_{kind}]" in redacted
     assert redacted.split()[0] == text.split()[0]
+    assert redact(text) == redacted
 
 
 @pytest.mark.parametrize("text", NEGATIVE)
 def test_non_pii_is_left_alone(text: str) -> None:
-    assert redact(text) == text
+    assert PIIRedaction().redact(text) == text
 
 
 def test_checksums() -> None:
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
     assert iban_valid("GB82 WEST 1234 5698 7654 32") and not iban_valid("GB82WEST12345698765433")
+
+
+def test_entities_selects_what_is_masked() -> None:
+    text = "jane@example.com, card 4111111111111111"
+    assert PIIRedaction(["email"]).redact(text) == "[REDACTED_EMAIL], card 4111111111111111"
+    assert PIIRedaction(entities=["card"]).redact(text) == "jane@example.com, card [REDACTED_CARD]"
+
+
+def test_unknown_entity_is_rejected() -> None:
+    with pytest.raises(ValueError, match="ssn"):
+        PIIRedaction(["ssn"])
 
 
 @tool
@@ -58,25 +72,59 @@ def lookup() -> str:
     return "Jane, jane@example.com, card 4111111111111111"
 
 
+@tool
+def lookup_json() -> dict[str, str]:
+    """Customer record as an object."""
+    return {"name": "Jane", "email": "jane@example.com"}
+
+
+@tool
+def count() -> dict[str, int]:
+    """A count."""
+    return {"n": 3}
+
+
+def call(name: str) -> Message:
+    return Message.assistant(tool_calls=[ToolCall(id="1", name=name)])
+
+
 async def test_tool_results_are_redacted_before_the_trace_and_answers_too() -> None:
-    call = Message.assistant(tool_calls=[ToolCall(id="1", name="lookup")])
-    provider = ScriptedProvider([call, "Her email is jane@example.com"])
+    provider = ScriptedProvider([call("lookup"), "Her email is jane@example.com"])
     result = await Agent(provider, tools=[lookup], middleware=[PIIRedaction()]).run("who?")
     traced = next(e for e in result.trace if e.type == "tool_result")
-    assert traced.data["result"] == "Jane, [REDACTED:EMAIL], card [REDACTED:CARD]"
-    assert "jane@example.com" not in provider.calls[1].messages[-1].content
-    assert result.answer == "Her email is [REDACTED:EMAIL]"
-    assert result.state.messages[-1].content == result.answer
+    assert traced.data["result"] == "Jane, [REDACTED_EMAIL], card [REDACTED_CARD]"
+    assert provider.calls[1].messages[-1].text == traced.data["result"]
+    assert result.answer == "Her email is [REDACTED_EMAIL]"
+    assert result.state.messages[-1].text == result.answer
+    assert "jane@example.com" not in result.state.model_dump_json()
+    assert "jane@example.com" not in json.dumps([e.data for e in result.trace], default=str)
+
+
+async def test_non_text_tool_results_are_redacted_as_the_text_the_model_sees() -> None:
+    provider = ScriptedProvider([call("lookup_json"), "ok"])
+    result = await Agent(provider, tools=[lookup_json], middleware=[PIIRedaction()]).run("who?")
+    assert provider.calls[1].messages[-1].text == '{"name": "Jane", "email": "[REDACTED_EMAIL]"}'
+    assert result.ok
+
+
+async def test_results_without_pii_stay_as_the_tool_returned_them() -> None:
+    recorder = Recorder()  # outermost: sees the result as PIIRedaction left it
+    provider = ScriptedProvider([call("count"), "ok"])
+    await Agent(provider, tools=[count], middleware=[recorder, PIIRedaction()]).run("n?")
+    assert recorder.tool_results == [{"n": 3}]
+
+
+async def test_tool_output_and_final_answer_can_be_left_alone() -> None:
+    provider = ScriptedProvider([call("lookup"), "Her email is jane@example.com"])
+    mw = PIIRedaction(redact_tool_output=False, redact_final_answer=False)
+    result = await Agent(provider, tools=[lookup], middleware=[mw]).run("who?")
+    assert "jane@example.com" in provider.calls[1].messages[-1].text
+    assert result.answer == "Her email is jane@example.com"
 
 
 async def test_inputs_redacted_only_in_what_is_sent() -> None:
     provider = ScriptedProvider(["ok"])
-    agent = Agent(provider, middleware=[PIIRedaction(inputs=True, kinds=["email"])])
+    agent = Agent(provider, middleware=[PIIRedaction(["email"], redact_inputs=True)])
     result = await agent.run("mail me at a@b.io")
-    assert provider.calls[0].messages[-1].content == "mail me at [REDACTED:EMAIL]"
-    assert result.state.messages[0].content == "mail me at a@b.io"
-
-
-def test_unknown_kind_is_rejected() -> None:
-    with pytest.raises(ValueError):
-        PIIRedaction(kinds=["ssn"])
+    assert provider.calls[0].messages[-1].text == "mail me at [REDACTED_EMAIL]"
+    assert result.state.messages[-2].text == "mail me at a@b.io"

@@ -33,7 +33,7 @@ from .messages import (
     normalize_finish_reason,
 )
 from .middleware import ErrorAction, Middleware, StopRun
-from .providers import (
+from .provider import (
     ChunkType,
     Provider,
     StreamChunk,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ProviderError, ProviderErrorKind, SpineError
 from .messages import ModelResponse
 from .middleware import ErrorAction, StopRun
-from .providers import ChunkType, provider_model, provider_name
+from .provider import ChunkType, provider_model, provider_name
 from .tracing import EventType
 
 if TYPE_CHECKING:

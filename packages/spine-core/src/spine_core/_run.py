@@ -23,7 +23,7 @@ from .errors import CheckpointConflict, OutputValidationError, ProviderError
 from .guards import Guards
 from .messages import Message, Role, ToolCall
 from .middleware import StopRun
-from .providers import Provider
+from .provider import Provider
 from .result import Result
 from .state import RunStatus, State
 from .stop import StopReason
@@ -253,7 +253,7 @@ class Run:
             answer = last.text if last is not None and last.role is Role.ASSISTANT else ""
             self.tracer.emit(EventType.FINAL, answer=answer)
         elif reason in _PARTIAL_ANSWER:
-            answer = _last_text(state.messages)
+            answer = message or _last_text(state.messages)  # a StopRun's message comes first
         elif reason is not StopReason.ERROR and reason is not StopReason.INTERRUPT:
             answer = message or None  # a StopRun's explanation (guardrail, loop, ...)
         try:
@@ -278,7 +278,7 @@ class Run:
             stopped_reason=reason,
             state=state,
             trace=self.tracer.events,
-            usage=state.usage.model_copy(),
+            usage=state.run_usage,
             resume_token=token,
             interrupt=state.pending if reason is StopReason.INTERRUPT else None,
             error=(message or reason.value) if reason is StopReason.ERROR else None,

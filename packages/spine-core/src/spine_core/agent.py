@@ -21,7 +21,7 @@ from .context import Decision, ToolContext
 from .errors import CheckpointConflict, ResumeError, SpineError
 from .guards import Guards
 from .messages import Message, Role, ToolCall, Usage
-from .providers import Provider
+from .provider import Provider
 from .registry import resolve_provider
 from .result import Result
 from .state import InterruptRequest, RunStatus, State
@@ -53,7 +53,7 @@ class Agent:
         output_type: A type (pydantic model, dataclass, TypedDict, ...) the final answer must
             validate as; `Result.output` holds the value.
         output_retries: Repair requests allowed when the output does not validate.
-        settings: Provider settings sent on every call (see `spine_core.providers`).
+        settings: Provider settings sent on every call (see `spine_core.provider`).
 
     Attributes:
         tools: The tools by name; read it, or add and remove tools by name.
@@ -170,7 +170,7 @@ class Agent:
         else:
             state.messages.extend(input)
         state.step = 0
-        state.usage = Usage()
+        state.usage_at_run_start = state.usage.model_copy()
         state.status = RunStatus.RUNNING
         state.stopped_reason = None
         return state
@@ -397,7 +397,7 @@ class Agent:
                 start = None if existing is not None else input
                 state = await agent._start(start, session, depth=ctx.depth + 1)
             result = await Run(agent, state, guards=guards, deps=ctx.deps).execute()
-            ctx.state.usage.add(_since(result.usage, before))  # a resume adds only the new part
+            ctx.state.usage.add(_since(result.state.usage, before))  # a resume adds the new part
             if result.stopped_reason is StopReason.INTERRUPT:
                 _pass_up(agent.label, result.state)
             if not result.ok:

@@ -136,6 +136,7 @@ def _snapshot(state: State) -> dict[str, Any]:
     fields = dict(state.__dict__)
     fields["messages"] = None
     fields["usage"] = dict(state.usage.__dict__)
+    fields["usage_at_run_start"] = dict(state.usage_at_run_start.__dict__)
     fields["scratch"] = copy.deepcopy(state.scratch) if state.scratch else {}
     if state.pending is not None:
         fields["pending"] = state.pending.model_copy(deep=True)
@@ -146,6 +147,7 @@ def _restore(header: dict[str, Any], messages: builtins.list[Message]) -> State:
     fields = dict(header)
     fields["messages"] = messages
     fields["usage"] = Usage.model_construct(**header["usage"])
+    fields["usage_at_run_start"] = Usage.model_construct(**header["usage_at_run_start"])
     fields["scratch"] = copy.deepcopy(header["scratch"])
     if header["pending"] is not None:
         fields["pending"] = header["pending"].model_copy(deep=True)

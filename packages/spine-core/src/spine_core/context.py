@@ -113,7 +113,7 @@ class StepContext(Generic[DepsT]):
     @property
     def usage(self) -> Usage:
         """Tokens and USD of the current run so far."""
-        return self.state.usage
+        return self.state.run_usage
 
     def time_left(self) -> float | None:
         """Seconds until the run's timeout, or None without one."""

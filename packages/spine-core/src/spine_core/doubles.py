@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import SpineError
 from .messages import FinishReason, Message, ModelResponse, Role, ToolCall, Usage
-from .providers import ChunkType, StreamChunk
+from .provider import ChunkType, StreamChunk
 
 __all__ = ["FunctionProvider", "ScriptedCall", "ScriptedProvider", "TestProvider", "sample_json"]
 

@@ -42,16 +42,20 @@ class Guards(BaseModel):
 
         Checked in priority order, so the most specific budget wins the report: max_depth,
         max_steps, max_cost_usd, max_tokens, timeout_s. `elapsed_s` is seconds since the run
-        started.
+        started. Steps, cost and tokens count the current run (`State.run_usage`), so a long
+        chat session is not stopped by its history.
         """
         if self.max_depth is not None and state.depth > self.max_depth:
             return StopReason.MAX_DEPTH
         if self.max_steps is not None and state.step >= self.max_steps:
             return StopReason.MAX_STEPS
-        usage = state.usage
-        if self.max_cost_usd is not None and usage.cost_usd >= self.max_cost_usd:
+        usage, start = state.usage, state.usage_at_run_start  # counted per run
+        if self.max_cost_usd is not None and usage.cost_usd - start.cost_usd >= self.max_cost_usd:
             return StopReason.MAX_COST
-        if self.max_tokens is not None and usage.total_tokens >= self.max_tokens:
+        if (
+            self.max_tokens is not None
+            and usage.total_tokens - start.total_tokens >= self.max_tokens
+        ):
             return StopReason.MAX_TOKENS
         if self.timeout_s is not None and elapsed_s >= self.timeout_s:
             return StopReason.TIMEOUT

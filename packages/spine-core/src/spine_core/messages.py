@@ -32,7 +32,30 @@ class Role(StrEnum):
     TOOL = "tool"
 
 
-class TextPart(BaseModel):
+class DictAccess:
+    """Read access by key, as the reference's plain dicts allow (`part["text"]`)."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields:  # type: ignore[attr-defined]
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value under `key`, or `default`."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class TextPart(DictAccess, BaseModel):
     """A text segment of a multimodal message."""
 
     model_config = ConfigDict(frozen=True, defer_build=True)
@@ -40,7 +63,7 @@ class TextPart(BaseModel):
     text: str
 
 
-class ImagePart(BaseModel):
+class ImagePart(DictAccess, BaseModel):
     """An image, by URL or inline base64 `data` with its `media_type` (e.g. "image/png")."""
 
     model_config = ConfigDict(frozen=True, defer_build=True)

@@ -13,8 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from .context import StepContext, ToolContext
-from .errors import SpineError
-from .stop import StopReason
+from .control import StopRun
 
 if TYPE_CHECKING:
     from .result import Result
@@ -38,20 +37,6 @@ class ErrorAction(StrEnum):
     SKIP = "skip"
     FAIL = "fail"
     FALLBACK = "fallback"
-
-
-class StopRun(SpineError):
-    """Raised by a middleware hook (or a tool) to end the run with a structured reason.
-
-    `message` becomes the answer for non-error reasons (e.g. a guardrail explanation) or the
-    error text when `reason` is `StopReason.ERROR`.
-    """
-
-    def __init__(self, reason: StopReason | str = StopReason.GUARDRAIL, message: str = "") -> None:
-        reason = StopReason(reason)
-        super().__init__(message or reason.value)
-        self.reason = reason
-        self.message = message
 
 
 class Middleware:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .errors import PluginNotFoundError
-from .providers import Provider
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
+
+    from .provider import Provider
 
 __all__ = [
     "GROUPS",
@@ -217,4 +218,4 @@ def resolve_provider(spec: str, **params: Any) -> Provider:
     scheme, _, model = spec.partition(":")
     factory = lookup(PROVIDERS, scheme.strip())
     provider = factory(model, **params) if model else factory(**params)
-    return cast(Provider, provider)
+    return cast("Provider", provider)

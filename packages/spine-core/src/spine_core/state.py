@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .messages import Message, Role, ToolCall, Usage
+from .messages import DictAccess, Message, Role, ToolCall, Usage
 from .stop import StopReason
 
 __all__ = ["STATE_VERSION", "InterruptRequest", "RunStatus", "State", "migrate"]
@@ -31,8 +31,12 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class InterruptRequest(BaseModel):
+class InterruptRequest(DictAccess, BaseModel):
     """A pause waiting for a human.
+
+    Reads by key like the reference's payload dict: `request["tool"]` and
+    `request["arguments"]` for an approval, the tool's own payload keys (and "question") for
+    an `Interrupt`; `data` is looked up first, then the fields.
 
     Attributes:
         id: Unique id; part of the resume token, so a stale token cannot answer a newer pause.
@@ -54,6 +58,11 @@ class InterruptRequest(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     decision: dict[str, Any] | None = None
 
+    def __getitem__(self, key: str) -> Any:
+        if key in self.data:
+            return self.data[key]
+        return super().__getitem__(key)
+
 
 class State(BaseModel):
     """The complete, resumable state of one session, loadable in any process.
@@ -68,7 +77,9 @@ class State(BaseModel):
         revision: Compare-and-set counter; each successful `CheckpointStore.put` adds one.
         depth: Sub-agent delegation depth (0 for a top-level run).
         step: Model calls made in the current run (reset at each new input).
-        usage: Tokens and cost (USD) of the current run.
+        usage: Tokens and cost (USD) of the whole session (`add_usage` adds to it).
+        usage_at_run_start: `usage` when the current run started; `run_usage` is the
+            difference, which the guards and `Result.usage` count.
         messages: The whole conversation, append-only, the system prompt first.
         pending: The pause waiting for a human, when status is interrupted.
         scratch: Persisted per-session data for middleware (JSON-ready values).
@@ -83,6 +94,7 @@ class State(BaseModel):
     messages: list[Message] = Field(default_factory=list)
     step: int = 0
     usage: Usage = Field(default_factory=Usage)
+    usage_at_run_start: Usage = Field(default_factory=Usage)
     status: RunStatus = RunStatus.RUNNING
     depth: int = 0
     pending: InterruptRequest | None = None
@@ -97,8 +109,14 @@ class State(BaseModel):
         self.messages.append(message)
 
     def add_usage(self, usage: Usage) -> None:
-        """Add a model call's usage to the run's totals."""
+        """Add a model call's usage to the session's totals."""
         self.usage.add(usage)
+
+    @property
+    def run_usage(self) -> Usage:
+        """Tokens and cost (USD) of the current run (across its resumes)."""
+        start = self.usage_at_run_start
+        return Usage(**{k: v - getattr(start, k) for k, v in self.usage.__dict__.items()})
 
     def pending_tool_calls(self) -> list[ToolCall]:
         """Tool calls of the last assistant message that have no result yet, in call order."""

@@ -1,78 +1,92 @@
-"""`ContentPolicy`: block inputs and answers that match banned patterns or a predicate."""
+"""`ContentPolicy`: block inputs and answers that match banned patterns or fail a check."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from spine_core import Middleware, ModelResponse, StepContext, StopReason, StopRun
+from spine_core import Message, Middleware, Role, StepContext, StopReason, StopRun
 
-from ._util import import_object, new_input
+from ._util import import_object
 
 __all__ = ["ContentPolicy"]
 
-Violation = Callable[[str], "bool | str | None"]
+_PASSED = "content_policy.passed"  # ctx.extra: user texts already screened in this run
 
 
 class ContentPolicy(Middleware):
-    """A guardrail on the user's input (at run start) and the model's final answer.
+    """Block a run on banned content in the user input or the final answer.
 
-    Text violates the policy when it matches one of `banned` (regular expressions,
-    case-insensitive) or when `violates(text)` returns True or a non-empty reason string. A
-    violation stops the run with `StopReason.guardrail`; a blocked answer is never stored in
-    the history.
+    Provide `banned` substrings / regular expressions (case-insensitive) and/or a
+    `validate(text) -> bool` predicate (return False to block). The user's latest message is
+    screened before the model sees it (`before_model`) and final answers (responses without
+    tool calls) before they are stored (`after_model`); a violation stops the run with
+    `StopReason.guardrail` and `message` as the answer, so a blocked answer never reaches the
+    history.
 
     Args:
-        banned: Regular expressions that must not appear.
-        violates: A predicate, or its import path ("package.module:function"), returning
-            True / a reason string on a violation and False / None / "" otherwise.
-        check_input: Screen the user messages of the turn.
-        check_output: Screen final answers (responses without tool calls).
+        banned: Regular expressions (plain substrings work) that must not appear.
+        validate: `validate(text) -> bool`, False blocks; or its import path
+            ("package.module:function", for YAML specs).
+        on_input: Screen the user's input.
+        on_output: Screen final answers.
+        message: The explanation the run ends with (`Result.answer`).
 
     Raises:
-        ValueError: neither `banned` nor `violates` given.
-        ImportError: `violates` is a path that cannot be imported.
+        ValueError: neither `banned` nor `validate` given (a policy that blocks nothing).
+        ImportError: `validate` is a path that cannot be imported.
     """
 
     def __init__(
         self,
         *,
-        banned: Sequence[str] = (),
-        violates: str | Violation | None = None,
-        check_input: bool = True,
-        check_output: bool = True,
+        banned: Iterable[str] | None = None,
+        validate: str | Callable[[str], bool] | None = None,
+        on_input: bool = True,
+        on_output: bool = True,
+        message: str = "blocked by content policy",
     ) -> None:
-        if not banned and violates is None:
-            raise ValueError("ContentPolicy needs banned patterns or a violates predicate")
-        self.banned = [re.compile(p, re.IGNORECASE) for p in banned]
-        self.violates: Violation | None = (
-            import_object(violates) if isinstance(violates, str) else violates
+        self.banned = [re.compile(p, re.IGNORECASE) for p in (banned or ())]
+        if not self.banned and validate is None:
+            raise ValueError("ContentPolicy needs banned patterns or a validate predicate")
+        self.validate: Callable[[str], Any] | None = (
+            import_object(validate) if isinstance(validate, str) else validate
         )
-        self.check_input = check_input
-        self.check_output = check_output
+        self.on_input = on_input
+        self.on_output = on_output
+        self.message = message
 
-    def check(self, text: str) -> str | None:
-        """Why `text` violates the policy, or None when it does not."""
-        for pattern in self.banned:
-            if pattern.search(text):
-                return f"matches banned pattern {pattern.pattern!r}"
-        if self.violates is not None:
-            verdict = self.violates(text)
-            if verdict:
-                return verdict if isinstance(verdict, str) else "rejected by the policy predicate"
-        return None
+    def violates(self, text: str) -> bool:
+        """Whether `text` breaks the policy."""
+        if any(pattern.search(text) for pattern in self.banned):
+            return True
+        return self.validate is not None and not self.validate(text)
 
-    async def on_run_start(self, ctx: StepContext) -> None:
-        if not self.check_input:
+    async def before_model(self, ctx: StepContext[Any]) -> None:
+        if not self.on_input:
             return
-        for message in new_input(ctx.state):
-            reason = self.check(message.text)
-            if reason is not None:
-                raise StopRun(StopReason.GUARDRAIL, f"input blocked: {reason}")
+        last = _last_user(ctx.messages)
+        if last is None:
+            return
+        text = last.text
+        passed: set[str] = ctx.extra.setdefault(_PASSED, set())
+        if text in passed:  # screened on an earlier step of this run
+            return
+        if self.violates(text):
+            raise StopRun(StopReason.GUARDRAIL, self.message)
+        passed.add(text)
 
-    async def after_model(self, ctx: StepContext, response: ModelResponse) -> ModelResponse | None:
-        if self.check_output and not response.message.tool_calls:
-            reason = self.check(response.message.text)
-            if reason is not None:
-                raise StopRun(StopReason.GUARDRAIL, f"answer blocked: {reason}")
-        return None
+    async def after_model(self, ctx: StepContext[Any]) -> None:
+        if not self.on_output or ctx.response is None:
+            return
+        message = ctx.response.message
+        if not message.tool_calls and message.text and self.violates(message.text):
+            raise StopRun(StopReason.GUARDRAIL, self.message)
+
+
+def _last_user(messages: list[Message]) -> Message | None:
+    for message in reversed(messages):
+        if message.role is Role.USER:
+            return message
+    return None

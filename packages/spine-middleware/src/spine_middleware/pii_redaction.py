@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from spine_core import Middleware, ModelResponse, Role, StepContext, ToolContext
+from spine_core import Middleware, Role, StepContext, TextPart, ToolContext, tool_output_text
 
 __all__ = ["PII_KINDS", "PIIRedaction", "iban_valid", "luhn_valid", "redact"]
 
@@ -77,11 +78,12 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], Callable[[str], bool] | None]] = {
     ),
 }
 PII_KINDS = tuple(_PATTERNS)
-"""The kinds `redact` knows, in the order they are applied."""
+"""The kinds (entities) `redact` knows, in the order they are applied."""
 
 
-def redact(text: str, kinds: Sequence[str] = PII_KINDS) -> str:
-    """Replace each match of `kinds` in `text` with "[REDACTED:<KIND>]".
+def redact(text: str, kinds: Iterable[str] = PII_KINDS) -> str:
+    """Replace each match of `kinds` in `text` with "[REDACTED_<KIND>]" (e.g.
+    "[REDACTED_EMAIL]").
 
     Card numbers must pass the Luhn check and IBANs the mod-97 check, so order numbers and
     random digit runs are left alone.
@@ -91,7 +93,7 @@ def redact(text: str, kinds: Sequence[str] = PII_KINDS) -> str:
     """
     for kind in kinds:
         pattern, check = _PATTERNS[kind]
-        label = f"[REDACTED:{kind.upper()}]"
+        label = f"[REDACTED_{kind.upper()}]"
 
         def replace(
             match: re.Match[str], check: Callable[[str], bool] | None = check, label: str = label
@@ -103,61 +105,92 @@ def redact(text: str, kinds: Sequence[str] = PII_KINDS) -> str:
 
 
 class PIIRedaction(Middleware):
-    """Mask e-mail addresses, phone numbers, payment card numbers (Luhn-checked), IBANs
-    (mod-97-checked), IPv4 / IPv6 addresses and API-key shapes (OpenAI / Anthropic `sk-`, AWS
-    `AKIA`, GitHub `ghp_`, Slack `xox*-`, Google `AIza`).
+    """Redact PII from tool outputs (and so from traces) and the final answer.
 
-    Tool results are redacted in `after_tool`, before they reach the trace, the history and
-    the model; final answers in `after_model`, before they are stored. With `inputs`, the
-    user messages sent to the model are redacted too (the stored history keeps the original).
+    Masks e-mail addresses, phone numbers, payment card numbers (Luhn-checked), IBANs
+    (mod-97-checked), IPv4 / IPv6 addresses and API-key shapes (OpenAI / Anthropic `sk-`, AWS
+    `AKIA`, GitHub `ghp_`, Slack `xox*-`, Google `AIza`) as "[REDACTED_EMAIL]" and so on.
+
+    Order matters: redacting in `after_tool` happens before the kernel records the tool
+    result in the trace and the history, so secrets never reach the trace, the stored state
+    or the model. Final answers (responses without tool calls) are redacted in `after_model`,
+    before they are stored. With `redact_inputs`, the user messages sent to the model are
+    redacted too (the stored history keeps the original).
 
     Args:
-        kinds: Which kinds to mask (default all, see `PII_KINDS`).
-        tool_results: Redact tool results.
-        answers: Redact final answers.
-        inputs: Redact user messages in what is sent to the model.
+        entities: Which kinds to mask (default all, see `PII_KINDS`): "api_key", "email",
+            "iban", "card", "ipv6", "ipv4", "phone".
+        redact_tool_output: Redact tool results.
+        redact_final_answer: Redact final answers.
+        redact_inputs: Redact user messages in what is sent to the model.
 
     Raises:
-        ValueError: an unknown kind.
+        ValueError: an unknown entity.
     """
 
     def __init__(
         self,
+        entities: Iterable[str] | None = None,
         *,
-        kinds: Sequence[str] | None = None,
-        tool_results: bool = True,
-        answers: bool = True,
-        inputs: bool = False,
+        redact_tool_output: bool = True,
+        redact_final_answer: bool = True,
+        redact_inputs: bool = False,
     ) -> None:
-        chosen = tuple(PII_KINDS if kinds is None else kinds)
+        chosen = tuple(PII_KINDS if entities is None else entities)
         unknown = set(chosen) - set(PII_KINDS)
         if unknown:
-            raise ValueError(f"unknown PII kinds {sorted(unknown)}; known: {list(PII_KINDS)}")
-        self.kinds = tuple(k for k in PII_KINDS if k in chosen)
-        self.tool_results = tool_results
-        self.answers = answers
-        self.inputs = inputs
+            raise ValueError(f"unknown PII entities {sorted(unknown)}; known: {list(PII_KINDS)}")
+        self.entities = tuple(k for k in PII_KINDS if k in chosen)
+        self.redact_tool_output = redact_tool_output
+        self.redact_final_answer = redact_final_answer
+        self.redact_inputs = redact_inputs
 
-    async def before_model(self, ctx: StepContext) -> ModelResponse | None:
-        if self.inputs:
-            ctx.messages = [
-                m.model_copy(update={"content": redact(m.content, self.kinds)})
-                if m.role is Role.USER
-                else m
-                for m in ctx.messages
+    def redact(self, text: str) -> str:
+        """`text` with this middleware's entities masked."""
+        return redact(text, self.entities)
+
+    async def before_model(self, ctx: StepContext[Any]) -> None:
+        if not self.redact_inputs:
+            return
+        messages = []
+        for message in ctx.messages:
+            if message.role is Role.USER:
+                message = message.model_copy(
+                    update={
+                        "content": None
+                        if message.content is None
+                        else self.redact(message.content),
+                        "parts": None
+                        if message.parts is None
+                        else [
+                            p.model_copy(update={"text": self.redact(p.text)})
+                            if isinstance(p, TextPart)
+                            else p
+                            for p in message.parts
+                        ],
+                    }
+                )
+            messages.append(message)
+        ctx.messages = messages  # a new list: the stored history keeps the original
+
+    async def after_tool(self, ctx: ToolContext[Any]) -> None:
+        if not self.redact_tool_output or ctx.result is None:
+            return
+        text = tool_output_text(ctx.result)
+        redacted = self.redact(text)
+        if redacted != text:  # else keep the result as the tool returned it
+            ctx.result = redacted
+
+    async def after_model(self, ctx: StepContext[Any]) -> None:
+        if not self.redact_final_answer or ctx.response is None:
+            return
+        message = ctx.response.message
+        if message.tool_calls:
+            return
+        if message.content:
+            message.content = self.redact(message.content)
+        if message.parts:
+            message.parts = [
+                p.model_copy(update={"text": self.redact(p.text)}) if isinstance(p, TextPart) else p
+                for p in message.parts
             ]
-        return None
-
-    async def after_tool(self, ctx: ToolContext, result: str) -> str | None:
-        return redact(result, self.kinds) if self.tool_results else None
-
-    async def after_model(self, ctx: StepContext, response: ModelResponse) -> ModelResponse | None:
-        message = response.message
-        if not self.answers or message.tool_calls:
-            return None
-        cleaned = redact(message.content, self.kinds)
-        if cleaned == message.content:
-            return None
-        return response.model_copy(
-            update={"message": message.model_copy(update={"content": cleaned})}
-        )

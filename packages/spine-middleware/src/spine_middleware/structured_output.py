@@ -9,12 +9,11 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from spine_core import (
-    EventType,
     Message,
     Middleware,
-    ModelResponse,
     OutputValidationError,
     Result,
+    State,
     StepContext,
 )
 
@@ -22,52 +21,79 @@ from ._util import import_object
 
 __all__ = ["StructuredOutput"]
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL)
 
 
 class StructuredOutput(Middleware):
-    """Make the final answer a valid JSON value of `model`; `Result.output` holds the value.
+    """Validate the final answer against a schema, repairing on failure.
 
-    The middleware form of `Agent(output_type=...)`, for agents configured from YAML. Before
-    each call it asks the provider for native structured output (the `output_schema`
-    setting). When a final answer does not validate, the validation errors and the schema are
-    sent back to the same model as a repair request, up to `max_repairs` times within the
-    step; the repair calls' usage is added to the step's. If no attempt validates, the run
-    fails loudly with `OutputValidationError` (`StopReason.error`). A repair reply that calls
-    tools is handed back to the loop, and validation resumes at the next final answer.
+    The middleware form of `Agent(output_type=...)` (usable from YAML specs). Before each
+    call it asks the provider for native structured output (the `output_schema` setting,
+    unless `native=False`). A final answer (a response without tool calls) is parsed as JSON
+    - also inside a ``` fence or surrounded by prose - and validated. On an invalid answer
+    the validation errors and the schema are fed back to the model as a new user turn (added
+    to the stored history), capped at `max_repairs` per run, via `ctx.force_continue`: each
+    repair is a real step, so it passes through every middleware and counts against the
+    guards. On success the parsed value is stashed in `state.scratch[key]` (as JSON-ready
+    data) and `Result.output` holds the typed value. When repairs are exhausted the run fails
+    loudly: `OutputValidationError`, `StopReason.error`.
 
-    List it last (innermost), so outer middleware such as `CostTracking` see the repaired
-    response and its summed usage.
+    Per-run data (the repair count, the pending error) lives in `ctx.extra`; the stash is
+    cleared at the start of each run, so `Result.output` never shows an earlier run's value.
 
     Args:
-        model: The type (pydantic model, dataclass, TypedDict, ...) or its import path
+        schema: The type (pydantic model, dataclass, TypedDict, ...) or its import path
             ("package.module:Model").
-        max_repairs: Repair requests per final answer.
+        max_repairs: Repair requests per run (>= 0).
+        key: The `state.scratch` key of the parsed value.
+        model: Alias of `schema` (Spine's earlier name).
         native: Send the `output_schema` setting to the provider.
 
     Raises:
-        ImportError / AttributeError: `model` is a path that does not import.
-        ValueError: `max_repairs` < 0.
+        ImportError / AttributeError: `schema` is a path that does not import.
+        ValueError: no schema, or `max_repairs` < 0.
     """
 
-    def __init__(self, *, model: str | Any, max_repairs: int = 2, native: bool = True) -> None:
+    def __init__(
+        self,
+        schema: Any = None,
+        *,
+        max_repairs: int = 2,
+        key: str = "structured_output",
+        model: Any = None,
+        native: bool = True,
+    ) -> None:
+        target = schema if schema is not None else model
+        if target is None:
+            raise ValueError("StructuredOutput needs a schema")
         if max_repairs < 0:
             raise ValueError("max_repairs must be >= 0")
-        self.output_type: Any = import_object(model) if isinstance(model, str) else model
-        self.adapter: TypeAdapter[Any] = TypeAdapter(self.output_type)
-        self.schema = self.adapter.json_schema()
-        self.name = str(getattr(self.output_type, "__name__", "output"))
+        self.schema: Any = import_object(target) if isinstance(target, str) else target
+        self.adapter: TypeAdapter[Any] = TypeAdapter(self.schema)
+        self.json_schema: dict[str, Any] = self.adapter.json_schema()
+        self.name = str(getattr(self.schema, "__name__", "output"))
         self.max_repairs = max_repairs
+        self.key = key
         self.native = native
+        self._slot = f"structured_output.{id(self)}"  # per-run: repairs, pending error
 
     def parse(self, text: str) -> Any:
-        """The validated value of `text` (JSON, optionally in a ``` fence).
+        """The validated value of `text`: JSON, optionally in a ``` fence or with prose
+        around one JSON object or array.
 
         Raises:
             ValidationError: `text` is not a valid value.
         """
-        match = _FENCE.match(text)
-        return self.adapter.validate_json(match.group(1) if match else text)
+        try:
+            return self.adapter.validate_json(text)
+        except ValidationError as exc:
+            error = exc
+        for candidate in _candidates(text):
+            try:
+                return self.adapter.validate_json(candidate)
+            except ValidationError:
+                continue
+        raise error
 
     def repair_prompt(self, error: ValidationError) -> str:
         """The message asking the model to fix its answer."""
@@ -76,51 +102,66 @@ class StructuredOutput(Middleware):
             for e in error.errors(include_url=False)
         )
         return (
-            f"Your final answer is not a valid {self.name} ({problems}). Reply again with only "
-            f"a JSON value matching this schema:\n{json.dumps(self.schema)}"
+            f"Your previous reply was not valid for the required schema '{self.name}' "
+            f"({problems}). Reply with ONLY the corrected JSON value matching this schema:\n"
+            f"{json.dumps(self.json_schema)}"
         )
 
-    async def before_model(self, ctx: StepContext) -> ModelResponse | None:
+    def _run(self, ctx: StepContext[Any]) -> dict[str, Any]:
+        memory: dict[str, Any] = ctx.extra.setdefault(self._slot, {"repairs": 0, "pending": None})
+        return memory
+
+    async def on_run_start(self, state: State) -> None:
+        state.scratch.pop(self.key, None)
+
+    async def before_model(self, ctx: StepContext[Any]) -> None:
         if self.native:
-            ctx.settings.setdefault("output_schema", {"name": self.name, "schema": self.schema})
-        return None
-
-    async def after_model(self, ctx: StepContext, response: ModelResponse) -> ModelResponse | None:
-        if response.message.tool_calls:
-            return None
-        try:
-            ctx.scratch["structured_output.value"] = self.parse(response.message.text)
-            return None
-        except ValidationError as exc:
-            error = exc
-        messages = [*ctx.messages, response.message]
-        usage = response.usage.model_copy()
-        for repair in range(1, self.max_repairs + 1):
-            messages.append(Message.user(self.repair_prompt(error)))
-            ctx.tracer.emit(
-                EventType.MODEL_CALL,
-                provider=ctx.provider.name,
-                model=ctx.provider.model,
-                attempt=ctx.attempt,
-                repair=repair,
+            ctx.settings.setdefault(
+                "output_schema", {"name": self.name, "schema": self.json_schema}
             )
-            repaired = await ctx.provider.complete(messages, ctx.tools, **ctx.settings)
-            usage.add(repaired.usage)
-            if repaired.message.tool_calls:
-                return repaired.model_copy(update={"usage": usage})
-            try:
-                ctx.scratch["structured_output.value"] = self.parse(repaired.message.text)
-                return repaired.model_copy(update={"usage": usage})
-            except ValidationError as exc:
-                error = exc
-                messages.append(repaired.message)
-        first = error.errors(include_url=False)[0]["msg"]
-        raise OutputValidationError(
-            f"the final answer did not match {self.name} after {self.max_repairs} "
-            f"repair attempts: {first}"
-        )
+        memory = self._run(ctx)
+        pending = memory["pending"]
+        if pending is None:
+            return
+        memory["pending"] = None
+        request = Message.user(pending)
+        ctx.state.add_message(request)
+        if ctx.messages is not ctx.state.messages:  # an outer middleware rewrote the request
+            ctx.messages.append(request)
 
-    async def on_run_end(self, ctx: StepContext, result: Result) -> Result | None:
-        if result.ok and "structured_output.value" in ctx.scratch:
-            return result.model_copy(update={"output": ctx.scratch["structured_output.value"]})
-        return None
+    async def after_model(self, ctx: StepContext[Any]) -> None:
+        if ctx.response is None or ctx.response.message.tool_calls:
+            return  # only police final answers, not tool-using turns
+        memory = self._run(ctx)
+        try:
+            value = self.parse(ctx.response.message.text)
+        except ValidationError as exc:
+            repairs = memory["repairs"]
+            if repairs >= self.max_repairs:
+                first = exc.errors(include_url=False)[0]["msg"]
+                raise OutputValidationError(
+                    f"the final answer did not match {self.name} after {repairs} "
+                    f"repair attempts: {first}"
+                ) from exc
+            memory["repairs"] = repairs + 1
+            memory["pending"] = self.repair_prompt(exc)
+            ctx.force_continue = True
+            return
+        ctx.state.scratch[self.key] = self.adapter.dump_python(value, mode="json")
+
+    async def on_run_end(self, state: State, result: Result) -> Result | None:
+        if not result.ok or self.key not in state.scratch:
+            return None
+        value = self.adapter.validate_json(json.dumps(state.scratch[self.key]))
+        return result.model_copy(update={"output": value})
+
+
+def _candidates(text: str) -> list[str]:
+    """Substrings of `text` that may hold the JSON value: fenced blocks, then the span from
+    the first opening bracket to the last matching closing one."""
+    found = [m.group(1) for m in _FENCE.finditer(text)]
+    for opening, closing in (("{", "}"), ("[", "]")):
+        start, end = text.find(opening), text.rfind(closing)
+        if 0 <= start < end:
+            found.append(text[start : end + 1])
+    return found

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from spine_core.errors import ProviderError, ProviderErrorKind
 from spine_core.messages import Message, ModelResponse, Role, Usage
-from spine_core.providers import StreamChunk
+from spine_core.provider import StreamChunk
 
 from .errors import to_provider_error
 from .pricing import Price, find_price, warn_unpriced

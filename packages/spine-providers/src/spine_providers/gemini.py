@@ -26,7 +26,7 @@ from spine_core.messages import (
     ToolCall,
     Usage,
 )
-from spine_core.providers import ChunkType, StreamChunk
+from spine_core.provider import ChunkType, StreamChunk
 
 from ._base import BaseProvider, alternating_turns, system_text, tool_decls
 from ._lazy import require

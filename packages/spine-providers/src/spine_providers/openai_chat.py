@@ -24,7 +24,7 @@ from spine_core.messages import (
     Usage,
     normalize_finish_reason,
 )
-from spine_core.providers import ChunkType, StreamChunk
+from spine_core.provider import ChunkType, StreamChunk
 
 from ._base import BaseProvider, PendingToolCall, parse_arguments, tool_decls
 from ._lazy import require

@@ -24,7 +24,7 @@ from spine_core.messages import (
     ToolCall,
     Usage,
 )
-from spine_core.providers import ChunkType, StreamChunk
+from spine_core.provider import ChunkType, StreamChunk
 
 from ._base import PendingToolCall, parse_arguments, system_text, tool_decls
 from .openai_chat import OpenAIProvider, effort_of, image_url

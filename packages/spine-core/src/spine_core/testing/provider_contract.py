@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ..messages import FinishReason, Message, ModelResponse, Role, ToolCall
-from ..providers import ChunkType, Provider, StreamChunk, provider_model, provider_name
+from ..provider import ChunkType, Provider, StreamChunk, provider_model, provider_name
 from ..tools import tool
 
 __all__ = ["ProviderContract"]

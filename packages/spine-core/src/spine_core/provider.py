@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from .messages import Message, ModelResponse
+from .registry import register_provider
 
 __all__ = [
     "ChunkType",
@@ -32,6 +33,7 @@ __all__ = [
     "ToolSchema",
     "provider_model",
     "provider_name",
+    "register_provider",
 ]
 
 ToolSchema = dict[str, Any]
