@@ -1,0 +1,68 @@
+"""Racing resumers: many processes resume one approval pause at once on a real store; the
+approved tool runs exactly once and every other resumer gets a `ResumeError` and runs
+nothing (see resume_race_worker.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.anyio]
+
+WORKER = Path(__file__).with_name("resume_race_worker.py")
+RESUMERS = 50
+
+
+def _race(log: Path, *args: str) -> Counter[str]:
+    done = subprocess.run(
+        [sys.executable, str(WORKER), "--log", str(log), "--resumers", str(RESUMERS), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["failed_children"] == 0, log.read_text()
+    return Counter(" ".join(line.split()[:2]) for line in log.read_text().splitlines())
+
+
+def _check(lines: Counter[str]) -> None:
+    assert lines["ran A-1"] == 1, lines  # the side effect happened exactly once
+    assert lines["outcome won"] == 1, lines
+    assert lines["outcome lost"] == RESUMERS - 1, lines
+    assert not any(key.startswith("outcome crashed") for key in lines), lines
+
+
+async def test_racing_resumers_on_sqlite_run_the_tool_once(tmp_path: Path) -> None:
+    _check(_race(tmp_path / "log", "--store", "sqlite", "--target", str(tmp_path / "s.db")))
+
+
+async def test_racing_resumers_on_redis_run_the_tool_once(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    _check(
+        _race(tmp_path / "log", "--store", "redis", "--target", redis_url, "--scope", redis_prefix)
+    )
+
+
+async def test_racing_resumers_on_postgres_run_the_tool_once(
+    tmp_path: Path, postgres_dsn: str, postgres_schema: str
+) -> None:
+    _check(
+        _race(
+            tmp_path / "log",
+            "--store",
+            "postgres",
+            "--target",
+            postgres_dsn,
+            "--scope",
+            postgres_schema,
+        )
+    )
