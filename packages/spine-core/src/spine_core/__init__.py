@@ -18,6 +18,7 @@ from .errors import (
 )
 from .guards import Guards
 from .kv import InMemoryKeyValueStore, KeyValueStore
+from .loop import LoopBound, current_loop
 from .memory import Embedder, Memory, MemoryHit, MemoryRecord
 from .messages import (
     FinishReason,
@@ -83,6 +84,7 @@ __all__ = [
     "Interrupt",
     "InterruptRequest",
     "KeyValueStore",
+    "LoopBound",
     "Memory",
     "MemoryHit",
     "MemoryRecord",
@@ -121,6 +123,7 @@ __all__ = [
     "Tracer",
     "Usage",
     "available",
+    "current_loop",
     "lookup",
     "migrate",
     "normalize_finish_reason",
