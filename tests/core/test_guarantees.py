@@ -300,3 +300,26 @@ async def test_lone_surrogates_in_a_tool_result_are_replaced_visibly() -> None:
     [(_, text, _)] = tool_messages(result.state.messages)
     assert text == '["caf\ufffd.txt"]'
     text.encode("utf-8")  # encodable: every store and API accepts it
+
+
+async def test_a_token_of_a_resolved_pause_cannot_answer_the_next_pause() -> None:
+    ran: list[int] = []
+
+    @tool(approve=True)
+    async def pay(usd: int) -> str:
+        """Pay."""
+        ran.append(usd)
+        return f"paid {usd}"
+
+    store = InMemoryCheckpointStore()
+    script = [asks(call("pay", "p1", usd=1)), asks(call("pay", "p2", usd=2)), "done"]
+    agent = Agent(ScriptedProvider(script), tools=[pay], checkpoint=store)
+    first = await agent.run("pay twice", session_id="s")
+    second = await agent.resume(first.resume_token or "")  # pays 1, then pauses on the 2nd
+    assert second.interrupted and second.resume_token != first.resume_token
+
+    with pytest.raises(ResumeError, match="stale"):
+        await agent.resume(first.resume_token or "")
+    assert ran == [1]  # the old token did not approve the new call
+    done = await agent.resume(second.resume_token or "")
+    assert done.answer == "done" and ran == [1, 2]

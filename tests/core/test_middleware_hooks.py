@@ -372,3 +372,23 @@ async def test_extra_is_per_run_storage_shared_by_hooks() -> None:
 
     assert seen[0] is seen[1] and seen[0] == {"calls": 2, "tools": 1}
     assert seen[2] is not seen[0] and seen[2]["calls"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_hook_editing_settings_changes_this_call_only() -> None:
+    class Hot(Middleware):
+        async def before_model(self, ctx: StepContext) -> None:
+            ctx.settings["temperature"] = 1.5
+            ctx.settings.pop("seed", None)
+
+    provider = ScriptedProvider(["a", "b"])
+    agent = Agent(provider, middleware=[Hot()], settings={"temperature": 0.0, "seed": 7})
+
+    await agent.run("one")
+    await agent.run("two", settings={"top_p": 0.5})
+
+    assert agent.settings == {"temperature": 0.0, "seed": 7}  # the agent's dict is untouched
+    assert [c.settings for c in provider.calls] == [
+        {"temperature": 1.5},
+        {"temperature": 1.5, "top_p": 0.5},
+    ]
