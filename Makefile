@@ -4,7 +4,7 @@ UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := .venv/bin/python
 DEMO_QUESTION ?= Give me an overview of this repository: its files, languages and tests.
 
-.PHONY: setup services test lint typecheck format docs bench demo clean
+.PHONY: setup services test soak lint typecheck format docs bench demo clean
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -18,6 +18,17 @@ services:
 
 test: setup services
 	$(PY) -m pytest -q
+
+# Long runs of the guarantee tests: concurrent streams on one Agent, processes racing to resume
+# one pause on each store, and SIGKILLs at random points per store (figures in the test names'
+# parameters; override with SOAK_STREAMS / SOAK_RESUMERS / SOAK_KILLS).
+SOAK_STREAMS ?= 10000
+SOAK_RESUMERS ?= 200
+SOAK_KILLS ?= 60
+soak: setup services
+	SPINE_SOAK_STREAMS=$(SOAK_STREAMS) SPINE_SOAK_RESUMERS=$(SOAK_RESUMERS) \
+	SPINE_SOAK_KILLS=$(SOAK_KILLS) SPINE_TEST_TIMEOUT_S=3600 $(PY) -m pytest -q -p no:cacheprovider \
+		tests/core/test_guarantees.py tests/backends/test_resume_race.py tests/backends/test_crash.py
 
 lint: setup typecheck
 	$(PY) -m ruff check .

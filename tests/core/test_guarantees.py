@@ -3,6 +3,7 @@ unique sub-agent sessions, sync-tool timeouts, the resume claim."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -27,6 +28,9 @@ from .helpers import asks, call, priced, tool_messages
 
 pytestmark = pytest.mark.anyio
 
+# Streams run at once on one shared Agent (`make soak` raises it with SPINE_SOAK_STREAMS).
+CONCURRENT_STREAMS = int(os.environ.get("SPINE_SOAK_STREAMS", "1000"))
+
 
 async def test_concurrent_streams_on_one_agent_each_get_their_own_result() -> None:
     agent = Agent(TestProvider())
@@ -41,10 +45,10 @@ async def test_concurrent_streams_on_one_agent_each_get_their_own_result() -> No
         answers[n] = stream.result.answer
 
     async with anyio.create_task_group() as tg:
-        for n in range(50):
+        for n in range(CONCURRENT_STREAMS):
             tg.start_soon(one, n)
 
-    assert answers == {n: f"You said: question {n}" for n in range(50)}
+    assert answers == {n: f"You said: question {n}" for n in range(CONCURRENT_STREAMS)}
 
 
 async def test_run_without_input_keeps_a_pending_pause_and_its_token() -> None:
