@@ -22,7 +22,8 @@ async def call_model(run: Run) -> ModelResponse | None:
         ProviderError: the call failed and no middleware recovered it.
     """
     ctx, chain = run.ctx, run.agent.chain
-    hooked = chain.has("before_model")
+    hooks = chain.present
+    hooked = "before_model" in hooks
     ctx.messages = run.model_messages()
     # Hooks may edit tools and settings in place: give them copies; without hooks, share.
     ctx.tools = list(run.agent.tools.values())
@@ -38,7 +39,8 @@ async def call_model(run: Run) -> ModelResponse | None:
         if response is None:
             return None
         ctx.response = response
-    await chain.after_model(ctx)
+    if "after_model" in hooks:
+        await chain.after_model(ctx)
     if ctx.response is None:
         raise SpineError("an after_model hook removed the response (set ctx.response instead)")
     response = ctx.response
@@ -58,15 +60,11 @@ async def _call_with_retries(run: Run) -> ModelResponse | None:
     ctx, chain, tracer = run.ctx, run.agent.chain, run.tracer
     while True:
         provider = ctx.provider
-        tracer.emit(
-            EventType.MODEL_CALL,
-            provider=provider_name(provider),
-            model=provider_model(provider),
-            attempt=ctx.attempt,
-        )
+        name, model, streams = run.describe(provider)
+        tracer.emit(EventType.MODEL_CALL, provider=name, model=model, attempt=ctx.attempt)
         schemas = run.tool_schemas(ctx.tools)
         try:
-            if hasattr(provider, "stream") and (run.streaming or not hasattr(provider, "complete")):
+            if streams:
                 return await _stream(run, provider, schemas)
             response: ModelResponse = await provider.complete(ctx.messages, schemas, **ctx.settings)
             return response
@@ -78,8 +76,8 @@ async def _call_with_retries(run: Run) -> ModelResponse | None:
             error = ProviderError(
                 f"{type(exc).__name__}: {exc}",
                 kind=ProviderErrorKind.UNKNOWN,
-                provider=provider_name(provider),
-                model=provider_model(provider),
+                provider=name,
+                model=model,
             )
             error.__cause__ = exc
         action = await chain.on_error(ctx, error)

@@ -23,7 +23,7 @@ from .errors import CheckpointConflict, OutputValidationError, ProviderError
 from .guards import Guards
 from .messages import Message, Role, ToolCall
 from .middleware import StopRun
-from .provider import Provider
+from .provider import Provider, provider_model, provider_name
 from .result import Result
 from .state import RunStatus, State
 from .stop import StopReason
@@ -98,7 +98,8 @@ class Run:
         self.output: Any = None
         self.repairs = 0
         self.result: Result | None = None
-        self._schemas: tuple[list[Tool], list[dict[str, Any]]] = ([], [])
+        self._schemas: tuple[tuple[Tool, ...], list[dict[str, Any]]] = ((), [])
+        self._described: tuple[Any, str, str, bool] = (None, "", "", False)
 
     def cancelled(self) -> bool:
         return self.should_cancel is not None and self.should_cancel()
@@ -124,14 +125,29 @@ class Run:
             return [Message.system(self.agent.system), *messages]
         return messages
 
+    def describe(self, provider: Any) -> tuple[str, str, bool]:
+        """The provider's name and model, and whether this run streams from it (cached per
+        provider: a fallback may switch providers between calls)."""
+        cached = self._described
+        if cached[0] is not provider:
+            streams = hasattr(provider, "stream") and (
+                self.streaming or not hasattr(provider, "complete")
+            )
+            cached = self._described = (
+                provider,
+                provider_name(provider),
+                provider_model(provider),
+                streams,
+            )
+        return cached[1], cached[2], cached[3]
+
     def tool_schemas(self, tools: list[Tool]) -> list[dict[str, Any]]:
         """`Tool.schema` of each tool, rebuilt only when the tool list changes."""
-        cached_tools, schemas = self._schemas
-        if len(cached_tools) != len(tools) or any(
-            a is not b for a, b in zip(cached_tools, tools, strict=True)
-        ):
+        key = tuple(tools)
+        cached, schemas = self._schemas
+        if key != cached:  # Tool compares by identity: a cheap C-level check
             schemas = [t.schema for t in tools]
-            self._schemas = (list(tools), schemas)
+            self._schemas = (key, schemas)
         return schemas
 
     async def save(self) -> None:
@@ -209,7 +225,10 @@ class Run:
             state.usage.add(response.usage)
             pending = response.message.tool_calls
             for tool_call in pending:
-                _bound_arguments(tool_call)
+                for value in tool_call.arguments.values():
+                    if type(value) is dict or type(value) is list:  # only nesting is walked
+                        _bound_arguments(tool_call)
+                        break
             state.messages.append(response.message)
             await self.save()
             if pending or self.ctx.force_continue:
@@ -294,17 +313,17 @@ MAX_ARGUMENT_DEPTH = 64
 
 def _bound_arguments(call: ToolCall) -> None:
     """Turn arguments nested deeper than `MAX_ARGUMENT_DEPTH` into an arguments error."""
-    stack: list[tuple[Any, int]] = [(call.arguments, 1)]
-    while stack:
+    stack: list[tuple[Any, int]] = [
+        (v, 2) for v in call.arguments.values() if type(v) is dict or type(v) is list
+    ]
+    while stack:  # only containers are walked: flat arguments cost one pass over the values
         value, depth = stack.pop()
         if depth > MAX_ARGUMENT_DEPTH:
             call.arguments = {}
             call.arguments_error = f"arguments are nested deeper than {MAX_ARGUMENT_DEPTH} levels"
             return
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
+        items = value.values() if type(value) is dict else value
+        stack.extend((v, depth + 1) for v in items if type(v) is dict or type(v) is list)
 
 
 def _last_text(messages: list[Message]) -> str | None:

@@ -55,7 +55,9 @@ async def run_tool_calls(run: Run, calls: list[ToolCall]) -> StopReason | None:
         if outcome.interrupt is not None:
             interrupt = outcome.interrupt
             return _pause(run, call, interrupt.kind, interrupt.question, interrupt.data)
-        run.state.messages.append(_result_message(call, outcome))
+        run.state.messages.append(
+            Message.tool(outcome.text, call.id, call.name, is_error=outcome.is_error)
+        )
         await run.save()
     return None
 
@@ -150,12 +152,14 @@ async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outc
         ctx.result = f"Unknown tool '{call.name}'. Available tools: {names}."
         ctx.is_error = True
     else:
-        await agent.chain.before_tool(ctx)
+        if "before_tool" in agent.chain.present:
+            await agent.chain.before_tool(ctx)
         if not ctx.skip:
             interrupt = await _invoke(run, ctx)
             if interrupt is not None:
                 return _Outcome(interrupt=interrupt)
-    await agent.chain.after_tool(ctx)
+    if "after_tool" in agent.chain.present:
+        await agent.chain.after_tool(ctx)
     outcome = _Outcome(
         text=tool_output_text(ctx.result), is_error=ctx.is_error or ctx.error is not None
     )

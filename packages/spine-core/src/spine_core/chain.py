@@ -28,6 +28,7 @@ class MiddlewareChain:
 
     Attributes:
         middleware: The middleware objects, outermost first (change it with `add`).
+        present: The names of the hooks at least one middleware implements.
     """
 
     __slots__ = (
@@ -39,6 +40,7 @@ class MiddlewareChain:
         "_on_run_end",
         "_on_run_start",
         "middleware",
+        "present",
     )
 
     _on_run_start: tuple[Any, ...]
@@ -62,6 +64,8 @@ class MiddlewareChain:
                 and getattr(type(mw), hook, None) is not getattr(Middleware, hook)
             ]
             setattr(self, f"_{hook}", tuple(reversed(found) if hook in _INNER_FIRST else found))
+        hooks = (*_OUTER_FIRST, *_INNER_FIRST)
+        self.present = frozenset(h for h in hooks if getattr(self, f"_{h}"))
 
     def add(self, middleware: Any, *, outermost: bool = False) -> None:
         """Add a middleware as the innermost one (or the outermost)."""
@@ -78,7 +82,7 @@ class MiddlewareChain:
 
     def has(self, hook: str) -> bool:
         """Whether any middleware implements `hook`."""
-        return bool(getattr(self, f"_{hook}"))
+        return hook in self.present
 
     async def on_run_start(self, state: State) -> None:
         for hook in self._on_run_start:

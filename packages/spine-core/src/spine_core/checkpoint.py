@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import copy
 import time
+from collections import OrderedDict
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
@@ -73,18 +74,14 @@ class InMemoryCheckpointStore:
         if max_sessions is not None and max_sessions < 1:
             raise ValueError("max_sessions must be at least 1 (or None for no bound)")
         self.max_sessions = max_sessions
-        self._headers: dict[str, dict[str, Any]] = {}
+        self._headers: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._messages: dict[str, list[Message]] = {}
-
-    def _touch(self, session_id: str) -> None:
-        """Mark the session most recently used (dicts keep insertion order)."""
-        self._headers[session_id] = self._headers.pop(session_id)
 
     async def get(self, session_id: str) -> State | None:
         header = self._headers.get(session_id)
         if header is None:
             return None
-        self._touch(session_id)
+        self._headers.move_to_end(session_id)  # most recently used
         return _restore(header, list(self._messages[session_id]))
 
     async def put(self, state: State) -> None:
@@ -100,11 +97,10 @@ class InMemoryCheckpointStore:
         fields = state.__dict__
         fields["revision"] += 1
         fields["updated_at"] = time.time()
-        self._headers.pop(state.session_id, None)  # re-inserted last: most recently used
         self._headers[state.session_id] = _snapshot(state)
+        self._headers.move_to_end(state.session_id)  # most recently used
         if self.max_sessions is not None and len(self._headers) > self.max_sessions:
-            oldest = next(iter(self._headers))
-            del self._headers[oldest]
+            oldest, _ = self._headers.popitem(last=False)
             self._messages.pop(oldest, None)
 
     async def delete(self, session_id: str) -> bool:

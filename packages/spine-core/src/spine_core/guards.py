@@ -13,7 +13,7 @@ __all__ = ["Guards"]
 class Guards(BaseModel):
     """Declarative limits on one run, checked before each step; None means unlimited.
 
-    Args:
+    Attributes:
         max_steps: Model calls per run.
         max_cost_usd: Spend per run, US dollars.
         max_tokens: Input + output tokens per run.

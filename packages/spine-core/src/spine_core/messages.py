@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 __all__ = [
     "FinishReason",
@@ -283,20 +283,13 @@ class ModelResponse(BaseModel):
     raw: Any = Field(default=None, exclude=True, repr=False)
     cached: bool = False
 
-    @model_validator(mode="before")
+    @field_validator("finish_reason", mode="before")
     @classmethod
-    def _normalize_finish(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not isinstance(data.get("finish_reason"), FinishReason):
-            message = data.get("message")
-            calls = (
-                message.tool_calls
-                if isinstance(message, Message)
-                else message.get("tool_calls")
-                if isinstance(message, dict)
-                else None
-            )
-            data = dict(data)
-            data["finish_reason"] = normalize_finish_reason(
-                data.get("finish_reason"), has_tool_calls=bool(calls)
-            )
-        return data
+    def _normalize_finish(cls, value: Any, info: ValidationInfo) -> FinishReason:
+        if type(value) is FinishReason:
+            return value
+        message = info.data.get("message")
+        calls = message is not None and bool(message.tool_calls)
+        if value is None:  # the common case first: inferred from the message
+            return FinishReason.TOOL_CALLS if calls else FinishReason.STOP
+        return normalize_finish_reason(value, has_tool_calls=calls)
