@@ -31,7 +31,7 @@ from typing import Any
 import anyio
 
 import spine_core
-from spine_core import Agent, Guards, Message, ModelResponse, ToolCall, ToolSpec, Usage, tool
+from spine_core import Agent, Guards, Message, ModelResponse, ToolCall, Usage, tool
 
 STEPS = 10  # tool-calling steps per run; each run makes STEPS + 1 model calls
 SDK_MODULES = ("anthropic", "openai", "google.genai", "httpx2")
@@ -44,7 +44,10 @@ class InstantProvider:
     model = "instant"
 
     async def complete(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec], **settings: Any
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]] | None = None,
+        **settings: Any,
     ) -> ModelResponse:
         done = sum(1 for m in messages if m.role == "tool")
         if done < STEPS:
@@ -75,14 +78,15 @@ async def spine_run(agent: Agent, *, keep: bool = True) -> None:
 async def minimal_run(provider: InstantProvider) -> None:
     """The least a loop can do: call the model, run the tool, append spine Messages."""
     messages = [Message.user("go")]
+    schemas = [echo.schema]  # providers take tool declarations as dicts; built once per run
     while True:
-        response = await provider.complete(messages, [echo])
+        response = await provider.complete(messages, schemas)
         messages.append(response.message)
         if not response.message.tool_calls:
             break
         for call in response.message.tool_calls:
             output = await echo_plain(**call.arguments)
-            messages.append(Message.tool(call, output))
+            messages.append(Message.tool(output, call.id, call.name))
     assert messages[-1].text == "done"
 
 
