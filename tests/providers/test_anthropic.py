@@ -1,4 +1,5 @@
-"""AnthropicProvider driving the real anthropic SDK against recorded Messages API payloads."""
+"""AnthropicProvider driving the real anthropic SDK against the project's own fixtures
+(`fixtures/anthropic/`, written from the Messages API documentation)."""
 
 from __future__ import annotations
 
@@ -6,183 +7,266 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Server, load_cassette, recorded_request, serve
 
-from spine_core import Agent, ChunkType, FinishReason, Message, Role, ToolCall, tool
+from spine_core import Agent, ChunkType, FinishReason, Message, ToolCall, tool
 from spine_core.messages import ImagePart, TextPart
 from spine_providers import AnthropicProvider
-from spine_providers.pricing import Price
+
+from .fakes import Server, serve, sse
 
 pytestmark = pytest.mark.anyio
 
+WEATHER = {
+    "name": "get_weather",
+    "description": "Current weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+        "required": ["city"],
+    },
+}
 
-def _provider(server: Server, model: str, **kw: object) -> AnthropicProvider:
+
+def _provider(server: Server, model: str = "claude-sonnet-4-6", **kw: Any) -> AnthropicProvider:
     return AnthropicProvider(model, api_key="test-key", http_client=server.client(), **kw)
 
 
-def _spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """A tool declaration as the kernel passes it (`Tool.schema`)."""
-    return {"name": name, "description": description, "parameters": parameters}
-
-
-def _tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [_spec(t["name"], t.get("description", ""), t["input_schema"]) for t in body["tools"]]
-
-
-async def test_plain_answer_with_system_prompt() -> None:
-    server = serve("anthropic/test_anthropic_model_instructions.yaml")
-    provider = _provider(
-        server, "claude-3-opus-latest", prices={"claude-3-opus": Price(15.0, 75.0)}
+async def test_plain_answer_counts_cache_reads_and_writes_as_input() -> None:
+    server = serve("anthropic/text.yaml")
+    response = await _provider(server).complete(
+        [Message.system("Be brief."), Message.user("Tallest mountain?")], []
     )
-    response = await provider.complete(
-        [
-            Message.system("You are a helpful assistant.\n\n"),
-            Message.user("What is the capital of France?"),
-        ],
-        [],
-    )
-    assert response.message.content == "The capital of France is Paris."
+    assert response.message.content == "Mount Everest is the tallest mountain, at 8,849 m."
     assert response.finish_reason is FinishReason.STOP
-    assert response.model == "claude-3-opus-20240229"
-    assert (response.usage.input_tokens, response.usage.output_tokens) == (20, 10)
-    assert response.usage.cost_usd == pytest.approx((20 * 15.0 + 10 * 75.0) / 1e6)
-    body = server.body()
-    expected = recorded_request(
-        load_cassette("anthropic/test_anthropic_model_instructions.yaml")[0]
+    usage = response.usage
+    assert (usage.input_tokens, usage.cache_write_tokens, usage.cache_read_tokens) == (
+        21 + 1800 + 3200,
+        1800,
+        3200,
     )
-    assert body["messages"] == expected["messages"]
-    assert body["system"] == expected["system"]
+    # claude-sonnet-4-6: $3 input, $3.75 5-minute cache write, $0.30 cache read, $15 output
+    assert usage.cost_usd == pytest.approx((21 * 3 + 1800 * 3.75 + 3200 * 0.30 + 9 * 15) / 1e6)
+    body = server.body()
+    assert body["system"] == "Be brief."
+    assert body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Tallest mountain?"}]}
+    ]
+    assert body["max_tokens"] == 4096
+    assert server.requests[0].url.path == "/v1/messages"
     assert server.requests[0].headers["authorization"] == "Bearer test-key"
 
 
-async def test_parallel_tool_calls_round_trip_matches_recorded_request() -> None:
-    name = "anthropic/test_multiple_parallel_tool_calls.yaml"
-    recorded = [recorded_request(i) for i in load_cassette(name)]
-    server = serve(name)
+async def test_parallel_tool_use_and_tool_results_round_trip() -> None:
+    server = serve("anthropic/tool_use.yaml", "anthropic/weather_answer.yaml")
     provider = _provider(server, "claude-haiku-4-5")
-    tools = _tools_of(recorded[0])
-    history = [
-        Message.system(recorded[0]["system"]),
-        Message.user(recorded[0]["messages"][0]["content"][0]["text"]),
-    ]
-    first = await provider.complete(history, tools, tool_choice="auto")
+    history = [Message.user("Weather in Paris and Tokyo?")]
+    first = await provider.complete(history, [WEATHER], tool_choice="auto")
     assert first.finish_reason is FinishReason.TOOL_CALLS
-    assert [c.arguments["name"] for c in first.message.tool_calls] == [
-        "Alice",
-        "Bob",
-        "Charlie",
-        "Daisy",
+    assert first.message.content == "I'll check the weather in both cities."
+    assert [c.id for c in first.message.tool_calls] == ["toolu_spine_paris", "toolu_spine_tokyo"]
+    assert server.body(0)["tools"] == [
+        {
+            "name": "get_weather",
+            "description": WEATHER["description"],
+            "input_schema": WEATHER["parameters"],
+        }
     ]
-    assert first.message.tool_calls[0].id == "toolu_0167cfEnoQaPviGdVXA95zcu"
-    assert first.usage.input_tokens == 423 and first.usage.output_tokens == 202
-    assert first.usage.cost_usd == pytest.approx((423 * 1.0 + 202 * 5.0) / 1e6)
-    assert server.body(0)["tools"] == recorded[0]["tools"]
     assert server.body(0)["tool_choice"] == {"type": "auto"}
-    results = recorded[1]["messages"][2]["content"]
     history += [first.message] + [
-        Message.tool(r["content"], call.id, call.name)
-        for call, r in zip(first.message.tool_calls, results, strict=True)
+        Message.tool(t, c.id, c.name)
+        for c, t in zip(first.message.tool_calls, ("18 °C", "24 °C"), strict=True)
     ]
-    second = await provider.complete(history, tools, tool_choice="auto")
-    assert server.body(1)["messages"] == recorded[1]["messages"]
-    assert second.finish_reason is FinishReason.STOP
-    assert second.message.content
+    second = await provider.complete(history, [WEATHER])
+    assert server.body(1)["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "I'll check the weather in both cities."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_spine_paris",
+                    "name": "get_weather",
+                    "input": {"city": "Paris", "unit": "celsius"},
+                },
+                {
+                    "type": "tool_use",
+                    "id": "toolu_spine_tokyo",
+                    "name": "get_weather",
+                    "input": {"city": "Tokyo", "unit": "celsius"},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_spine_paris",
+                    "content": "18 °C",
+                    "is_error": False,
+                },
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_spine_tokyo",
+                    "content": "24 °C",
+                    "is_error": False,
+                },
+            ],
+        },
+    ]
+    assert second.message.content == "It is 18 °C in Paris and 24 °C in Tokyo."
 
 
-async def test_thinking_is_kept_and_replayed_with_its_signature() -> None:
-    name = "anthropic/test_anthropic_tool_with_thinking.yaml"
-    recorded = [recorded_request(i) for i in load_cassette(name)]
-    server = serve(name)
-    provider = _provider(server, "claude-sonnet-4-0")
-    tools = _tools_of(recorded[0])
-    history = [Message.user("What is the largest city in the user country?")]
-    settings = {"tool_choice": "auto", "thinking": {"budget_tokens": 3000}}
-    first = await provider.complete(history, tools, **settings)
+async def test_thinking_is_kept_and_replayed_unchanged_with_its_signature() -> None:
+    server = serve("anthropic/thinking_tool_use.yaml", "anthropic/time_answer.yaml")
+    provider = _provider(server)
+    timezone = {"name": "get_user_timezone", "description": "The user's time zone."}
+    settings = {"thinking": {"budget_tokens": 3000}}
+    history = [Message.user("What time is it for me?")]
+    first = await provider.complete(history, [timezone], **settings)
     (thought,) = first.message.thinking
-    assert thought.text.startswith("The user is asking about the largest city")
-    assert thought.signature and thought.signature.startswith("EqEECkYICxgCKkAo3UA4")
+    assert thought.text == "The user wants their local time. I need their time zone first."
+    assert thought.signature == "EqspineSignature0004=="
     assert first.message.tool_calls == [
-        ToolCall(id="toolu_01YGzqpRE16Vricda3Aqcejo", name="get_user_country")
+        ToolCall(id="toolu_spine_timezone", name="get_user_timezone")
     ]
+    assert (first.usage.output_tokens, first.usage.reasoning_tokens) == (94, 61)
     assert server.body(0)["thinking"] == {"type": "enabled", "budget_tokens": 3000}
-    history += [first.message, Message.tool("Mexico", first.message.tool_calls[0].id)]
-    second = await provider.complete(history, tools, **settings)
-    assert server.body(1)["messages"] == recorded[1]["messages"]
-    assert "Mexico City" in second.message.content
+    history += [first.message, Message.tool("Europe/Lisbon", "toolu_spine_timezone")]
+    second = await provider.complete(history, [timezone], **settings)
+    assert server.body(1)["messages"][1]["content"][0] == {
+        "type": "thinking",
+        "thinking": thought.text,
+        "signature": "EqspineSignature0004==",
+    }
+    assert second.message.content == "It is 14:05 in Lisbon."
 
 
-async def test_streamed_thinking_and_text() -> None:
-    server = serve("anthropic/test_anthropic_model_thinking_part_stream.yaml")
-    provider = _provider(server, "claude-sonnet-4-0")
+async def test_streamed_thinking_signature_and_text() -> None:
+    server = serve("anthropic/stream_thinking.yaml")
     chunks = [
         c
-        async for c in provider.stream(
-            [Message.user("How do I cross the street?")], [], thinking={"budget_tokens": 1024}
+        async for c in _provider(server).stream(
+            [Message.user("How do I boil an egg?")], [], thinking={"budget_tokens": 1024}
         )
     ]
     thinking = "".join(c.delta for c in chunks if c.type is ChunkType.THINKING)
     text = "".join(c.delta for c in chunks if c.type is ChunkType.TEXT)
+    assert thinking == "A hard-boiled egg: nine minutes, then an ice bath."
+    assert text == "Boil it nine minutes and cool it in cold water."
     final = chunks[-1].response
-    assert chunks[-1].type is ChunkType.RESPONSE and final is not None
-    assert thinking.startswith("This is a straightforward question about pedestrian safety")
+    assert final is not None and final.message.content == text
     assert final.message.thinking[0].text == thinking
-    assert final.message.thinking[0].signature
-    assert final.message.content == text and text
-    assert final.usage.input_tokens == 43
-    assert final.usage.output_tokens > 0
+    assert final.message.thinking[0].signature == "EqspineStreamSignature=="
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (38, 57)
     assert server.body()["stream"] is True
 
 
-async def test_streamed_client_tool_call_next_to_server_tool_use() -> None:
-    server = serve("anthropic/test_anthropic_native_tool_search_streaming.yaml")
-    provider = _provider(server, "claude-sonnet-4-5")
-    chunks = [c async for c in provider.stream([Message.user("What is the exchange rate?")], [])]
+async def test_streamed_tool_use_input_assembled_from_json_deltas() -> None:
+    server = serve("anthropic/stream_tool_use.yaml")
+    chunks = [
+        c
+        async for c in _provider(server, "claude-haiku-4-5").stream(
+            [Message.user("100 EUR in JPY?")]
+        )
+    ]
     deltas = [c for c in chunks if c.type is ChunkType.TOOL_CALL]
-    assert deltas[0].tool_name == "get_exchange_rate"
-    assert deltas[0].tool_call_id == "toolu_01EFn5wTNBYA8Reni8rbmnHT"
+    assert (deltas[0].tool_name, deltas[0].tool_call_id) == (
+        "convert_currency",
+        "toolu_spine_rate",
+    )
+    final = chunks[-1].response
+    assert final is not None and final.finish_reason is FinishReason.TOOL_CALLS
+    (call,) = final.message.tool_calls
+    assert call.arguments == {"from": "EUR", "to": "JPY"} and call.arguments_error is None
+    assert json.loads("".join(d.arguments_delta for d in deltas)) == call.arguments
+    assert final.message.content == "Let me check the rate."
+
+
+async def test_a_tool_input_given_whole_in_content_block_start_is_kept() -> None:
+    """A `tool_use` block whose input arrives whole in `content_block_start`, with no
+    `input_json_delta` after it: the SDK's own accumulator starts from that input, and so
+    does Spine."""
+    events = [
+        {
+            "event": "message_start",
+            "data": {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "claude-haiku-4-5",
+                    "content": [],
+                    "stop_reason": None,
+                    "usage": {"input_tokens": 10, "output_tokens": 1},
+                },
+            },
+        },
+        {
+            "event": "content_block_start",
+            "data": {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "get_weather",
+                    "input": {"city": "Oslo"},
+                },
+            },
+        },
+        {"event": "content_block_stop", "data": {"type": "content_block_stop", "index": 0}},
+        {
+            "event": "message_delta",
+            "data": {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use"},
+                "usage": {"output_tokens": 12},
+            },
+        },
+        {"event": "message_stop", "data": {"type": "message_stop"}},
+    ]
+    server = Server([sse(events)])
+    chunks = [c async for c in _provider(server).stream([Message.user("Oslo?")], [WEATHER])]
     final = chunks[-1].response
     assert final is not None
-    (call,) = final.message.tool_calls
-    assert call.name == "get_exchange_rate"
-    assert json.loads("".join(d.arguments_delta for d in deltas)) == call.arguments
-    assert call.arguments and call.arguments_error is None
-    assert final.finish_reason is FinishReason.TOOL_CALLS
-    assert final.message.content == ("".join(c.delta for c in chunks) or None)
+    assert final.message.tool_calls[0].arguments == {"city": "Oslo"}
 
 
-async def test_output_schema_by_tool_forcing_returns_json_answer() -> None:
-    name = "anthropic/test_anthropic_tool_output.yaml"
-    recorded = [recorded_request(i) for i in load_cassette(name)]
-    server = serve(name)
-    provider = _provider(server, "claude-sonnet-4-5")
-    final_tool = recorded[0]["tools"][1]
-    schema = {
-        "name": "final_result",
-        "description": final_tool["description"],
-        "schema": final_tool["input_schema"],
+async def test_output_schema_by_tool_forcing_returns_the_json_answer() -> None:
+    server = serve("anthropic/final_result.yaml")
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    response = await _provider(server).complete(
+        [Message.user("Largest city of Brazil?")], [], output_schema={"schema": schema}
+    )
+    body = server.body()
+    assert body["tool_choice"] == {"type": "tool", "name": "final_result"}
+    assert body["tools"][0]["name"] == "final_result"
+    assert body["tools"][0]["input_schema"] == schema
+    assert response.message.tool_calls == []
+    assert json.loads(response.message.content or "") == {
+        "city": "São Paulo",
+        "country": "Brazil",
     }
-    tools = _tools_of({"tools": recorded[0]["tools"][:1]})
-    history = [Message.user("What is the largest city in the user country?")]
-    first = await provider.complete(history, tools, output_schema=schema)
-    assert server.body(0)["tool_choice"] == {"type": "any"}
-    assert server.body(0)["tools"] == recorded[0]["tools"]
-    history += [first.message, Message.tool("Mexico", first.message.tool_calls[0].id)]
-    second = await provider.complete(history, tools, output_schema=schema)
-    assert second.message.tool_calls == []
-    assert json.loads(second.message.content) == {"city": "Mexico City", "country": "Mexico"}
-    assert second.finish_reason is FinishReason.STOP
+    assert response.finish_reason is FinishReason.STOP
 
 
 async def test_images_by_url_and_base64_and_sampling_settings_on_the_wire() -> None:
-    server = serve("anthropic/test_anthropic_model_instructions.yaml")
-    provider = _provider(server, "claude-3-opus-latest")
+    server = serve("anthropic/text.yaml")
     parts = [
         TextPart(text="Compare"),
         ImagePart(url="https://example.com/a.png"),
         ImagePart(data="aGVsbG8=", media_type="image/jpeg"),
     ]
-    await provider.complete(
-        [Message.user_parts(parts)], [], temperature=0.2, top_p=0.9, stop=["END"], max_tokens=100
+    await _provider(server).complete(
+        [Message.user_parts(parts)],
+        [],
+        temperature=0.2,
+        top_p=0.9,
+        stop=["END"],
+        max_tokens=100,
+        seed=3,  # the API has no seed: dropped, not sent
     )
     body = server.body()
     assert body["messages"][0]["content"] == [
@@ -199,6 +283,7 @@ async def test_images_by_url_and_base64_and_sampling_settings_on_the_wire() -> N
         ["END"],
         100,
     )
+    assert "seed" not in body
 
 
 @pytest.mark.parametrize(
@@ -207,44 +292,40 @@ async def test_images_by_url_and_base64_and_sampling_settings_on_the_wire() -> N
         ("auto", {"type": "auto"}),
         ("required", {"type": "any"}),
         ("none", {"type": "none"}),
-        ({"name": "lookup"}, {"type": "tool", "name": "lookup"}),
+        ({"name": "get_weather"}, {"type": "tool", "name": "get_weather"}),
+        (  # the API's own form is sent as given
+            {"type": "any", "disable_parallel_tool_use": True},
+            {"type": "any", "disable_parallel_tool_use": True},
+        ),
     ],
 )
-async def test_tool_choice_mapping(choice: object, wire: dict[str, str]) -> None:
-    server = serve("anthropic/test_anthropic_model_instructions.yaml")
-    provider = _provider(server, "claude-3-opus-latest")
-    await provider.complete(
-        [Message.user("hi")],
-        [_spec("lookup", "Look up.", {"type": "object", "properties": {}})],
-        tool_choice=choice,
-    )
+async def test_tool_choice_mapping(choice: Any, wire: dict[str, Any]) -> None:
+    server = serve("anthropic/text.yaml")
+    await _provider(server).complete([Message.user("hi")], [WEATHER], tool_choice=choice)
     assert server.body()["tool_choice"] == wire
 
 
-async def test_agent_runs_end_to_end_through_anthropic() -> None:
-    name = "anthropic/test_anthropic_tool_with_thinking.yaml"
-    server = serve(name)
+async def test_agent_runs_a_thinking_tool_turn_end_to_end() -> None:
+    server = serve("anthropic/thinking_tool_use.yaml", "anthropic/time_answer.yaml")
 
     @tool
-    def get_user_country() -> str:
-        """Get the user's country."""
-        return "Mexico"
+    def get_user_timezone() -> str:
+        """The user's time zone."""
+        return "Europe/Lisbon"
 
-    provider = _provider(server, "claude-sonnet-4-0")
     agent = Agent(
-        provider=provider, tools=[get_user_country], settings={"thinking": {"budget_tokens": 3000}}
+        provider=_provider(server),
+        tools=[get_user_timezone],
+        settings={"thinking": {"budget_tokens": 3000}},
     )
-    result = await agent.run("What is the largest city in the user country?")
-    assert result.ok
-    assert "Mexico City" in result.answer
-    assert result.usage.requests == 2
-    assert result.usage.input_tokens == 398 + 566
+    result = await agent.run("What time is it for me?")
+    assert result.ok and result.answer == "It is 14:05 in Lisbon."
+    assert result.usage.requests == 2 and result.usage.input_tokens == 352 + 517
     sent = server.body(1)["messages"]
+    assert sent[1]["content"][0]["type"] == "thinking"
     assert sent[2]["content"][0] == {
         "type": "tool_result",
-        "tool_use_id": "toolu_01YGzqpRE16Vricda3Aqcejo",
-        "content": "Mexico",
+        "tool_use_id": "toolu_spine_timezone",
+        "content": "Europe/Lisbon",
         "is_error": False,
     }
-    assert sent[1]["content"][0]["type"] == "thinking"
-    assert [m.role for m in result.state.messages][-1] is Role.ASSISTANT

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import Server, serve
 
 from spine_core import Message, Role, ToolCall, tool
 from spine_providers import (
@@ -20,6 +19,8 @@ from spine_providers import (
     OpenAIProvider,
     OpenAIResponsesProvider,
 )
+
+from .fakes import Server, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -30,23 +31,23 @@ def lookup(q: str) -> str:
     return q
 
 
-# provider name -> (factory, a cassette with a plain text answer)
+# provider name -> (factory, a fixture with a plain text answer)
 CASES: dict[str, tuple[Callable[[Server], Any], str]] = {
     "anthropic": (
         lambda s: AnthropicProvider("claude-haiku-4-5", api_key="k", http_client=s.client()),
-        "anthropic/test_anthropic_model_instructions.yaml",
+        "anthropic/text.yaml",
     ),
     "openai": (
         lambda s: OpenAIProvider("gpt-4o", api_key="k", http_client=s.client()),
-        "openai/test_openai_instructions.yaml",
+        "openai_chat/text.yaml",
     ),
     "openai-responses": (
         lambda s: OpenAIResponsesProvider("o3-mini", api_key="k", http_client=s.client()),
-        "openai/test_openai_model_thinking_part.yaml",
+        "openai_responses/reasoning.yaml",
     ),
     "google": (
         lambda s: GeminiProvider("gemini-2.5-flash", api_key="k", http_client=s.client()),
-        "google/test_google_model.yaml",
+        "gemini/text.yaml",
     ),
 }
 
@@ -176,11 +177,11 @@ EXPECTED_MESSAGES: dict[str, Any] = {
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("as_objects", [False, True], ids=["schema-dicts", "tool-objects"])
 async def test_tool_dicts_and_none_content_on_the_wire(name: str, as_objects: bool) -> None:
-    factory, cassette = CASES[name]
-    server = serve(cassette)
+    factory, fixture = CASES[name]
+    server = serve(fixture)
     tools: list[Any] = [lookup] if as_objects else [lookup.schema]
     response = await factory(server).complete(_conversation(), tools)
-    assert response.message.content  # the recorded plain answer
+    assert response.message.content  # the fixture's plain answer
     body = server.body()
     assert _tools_on_wire(name, body) == [
         ("lookup", "Look something up.", lookup.schema["parameters"])
@@ -190,8 +191,8 @@ async def test_tool_dicts_and_none_content_on_the_wire(name: str, as_objects: bo
 
 @pytest.mark.parametrize("name", list(CASES))
 async def test_tools_default_to_none_and_minimal_declarations_are_completed(name: str) -> None:
-    factory, cassette = CASES[name]
-    server = serve(cassette)
+    factory, fixture = CASES[name]
+    server = serve(fixture)
     provider = factory(server)
     await provider.complete([Message.user("hi")])  # tools omitted
     assert "tools" not in server.body(0) and "tools" not in server.body(0).get(

@@ -1,32 +1,34 @@
-"""GeminiProvider driving the real google-genai SDK against recorded generateContent payloads."""
+"""GeminiProvider driving the real google-genai SDK against the project's own fixtures
+(`fixtures/gemini/`, written from the Gemini API documentation)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import pytest
-from conftest import Server, load_cassette, recorded_request, serve
 
 from spine_core import Agent, ChunkType, FinishReason, Message, tool
 from spine_providers import GeminiProvider
 
+from .fakes import Server, serve
+
 pytestmark = pytest.mark.anyio
 
+CAPITAL = {
+    "name": "lookup_capital",
+    "description": "The capital of a country.",
+    "parameters": {
+        "type": "object",
+        "properties": {"country": {"type": "string"}},
+        "required": ["country"],
+    },
+}
+SIGNATURE_1 = "c3BpbmUtdGhvdWdodC1zaWduYXR1cmUtMDAwMQ=="
 
-def _tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The recorded function declarations as the kernel passes tools (`Tool.schema`)."""
-    return [
-        {
-            "name": f["name"],
-            "description": f.get("description", ""),
-            "parameters": f["parameters_json_schema"],
-        }
-        for f in body["tools"][0]["functionDeclarations"]
-    ]
 
-
-def _provider(server: Server, model: str, **kw: Any) -> GeminiProvider:
+def _provider(server: Server, model: str = "gemini-2.5-flash", **kw: Any) -> GeminiProvider:
     return GeminiProvider(
         model,
         api_key="g-test",
@@ -37,189 +39,164 @@ def _provider(server: Server, model: str, **kw: Any) -> GeminiProvider:
     )
 
 
-def _without_ids(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Contents with function-call ids dropped (the recording used pydantic-ai's own ids)."""
-    text = json.dumps(contents)
-    data = json.loads(text)
-    for content in data:
-        for part in content["parts"]:
-            for key in ("functionCall", "functionResponse"):
-                part.get(key, {}).pop("id", None)
-    return data
-
-
-async def test_plain_answer_with_system_instruction() -> None:
-    name = "google/test_google_model.yaml"
-    recorded = recorded_request(load_cassette(name)[0])
-    server = serve(name)
-    provider = _provider(server, "gemini-2.5-flash")
-    system = recorded["systemInstruction"]["parts"][0]["text"]
-    response = await provider.complete(
-        [Message.system(system), Message.user(recorded["contents"][0]["parts"][0]["text"])], []
+async def test_plain_answer_with_system_instruction_and_thinking_in_output() -> None:
+    server = serve("gemini/text.yaml")
+    response = await _provider(server).complete(
+        [Message.system("Be brief."), Message.user("Tallest mountain?")], []
     )
-    body = server.body()
-    assert body["systemInstruction"] == recorded["systemInstruction"]
-    assert body["contents"] == recorded["contents"]
-    assert server.requests[0].url.path == "/v1beta/models/gemini-2.5-flash:generateContent"
-    assert server.requests[0].headers["x-goog-api-key"] == "g-test"
+    assert response.message.content == "Mount Everest is the tallest mountain, at 8,849 m."
     assert response.finish_reason is FinishReason.STOP
-    meta = load_cassette(name)[0]["response"]["parsed_body"]["usageMetadata"]
-    assert (
-        response.message.content
-        == load_cassette(name)[0]["response"]["parsed_body"]["candidates"][0]["content"]["parts"][
-            0
-        ]["text"]
-    )
-    assert response.usage.input_tokens == meta["promptTokenCount"]
-    assert response.usage.output_tokens == meta["candidatesTokenCount"] + meta.get(
-        "thoughtsTokenCount", 0
-    )
-    assert response.usage.cost_usd > 0
-
-
-async def test_tool_error_and_thought_signatures_round_trip() -> None:
-    name = "google/test_google_model_retry.yaml"
-    recorded = [recorded_request(i) for i in load_cassette(name)]
-    server = serve(name)
-    provider = _provider(server, "gemini-2.5-pro")
-    tools = _tools_of(recorded[0])
-    history = [
-        Message.system("You are a helpful chatbot."),
-        Message.user("What is the capital of France?"),
-    ]
-    first = await provider.complete(history, tools, temperature=0.0)
-    (call,) = first.message.tool_calls
-    assert first.message.content is None
-    assert (call.name, call.arguments) == ("get_capital", {"country": "France"})
-    assert call.signature and call.signature.startswith(
-        "CpYEAXLI2nxHJhy3F4oMijlAus2CPUEnTw16KkDpmU77MgVhg6piCF3GycCmKbjhGXQ8mBK5lSpsqwI7DapurrH+"
-    )
-    assert first.finish_reason is FinishReason.TOOL_CALLS
-    assert (first.usage.output_tokens, first.usage.reasoning_tokens) == (15 + 124, 124)
-    error = recorded[1]["contents"][-1]["parts"][0]["functionResponse"]["response"]["error"]
-    history += [first.message, Message.tool(error, call.id, call.name, is_error=True)]
-    second = await provider.complete(history, tools, temperature=0.0)
-    body = server.body(1)
-    assert _without_ids(body["contents"]) == _without_ids(recorded[1]["contents"])
-    assert body["contents"][1]["parts"][0]["functionCall"]["id"] == call.id
-    assert body["contents"][2]["parts"][0]["functionResponse"]["id"] == call.id
-    assert body["generationConfig"]["temperature"] == 0.0
-    assert second.message.tool_calls[0].arguments == {"country": "La France"}
-
-
-async def test_parallel_function_calls_with_required_tool_choice() -> None:
-    name = "google/test_google_instructions_only_with_tool_calls.yaml"
-    recorded = recorded_request(load_cassette(name)[0])
-    server = serve(name)
-    provider = _provider(server, "gemini-3-flash-preview")
-    response = await provider.complete(
-        [Message.system(recorded["systemInstruction"]["parts"][0]["text"]), Message.user("")],
-        _tools_of(recorded),
-        tool_choice="required",
-    )
-    assert [c.name for c in response.message.tool_calls] == ["generate_topic"] * 3
-    assert response.message.content is None
-    assert len({c.id for c in response.message.tool_calls}) == 3
-    assert response.message.tool_calls[0].signature
+    usage = response.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens) == (14, 8 + 31, 31)
+    assert usage.total_tokens == 53  # the API's totalTokenCount
     body = server.body()
-    assert body["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
-    assert body["tools"] == recorded["tools"]
+    assert body["systemInstruction"] == {"parts": [{"text": "Be brief."}], "role": "user"}
+    assert body["contents"] == [{"role": "user", "parts": [{"text": "Tallest mountain?"}]}]
+    request = server.requests[0]
+    assert request.url.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert request.headers["x-goog-api-key"] == "g-test"
 
 
-async def test_native_output_uses_response_json_schema() -> None:
-    name = "google/test_google_native_output.yaml"
-    recorded = recorded_request(load_cassette(name)[0])
-    server = serve(name)
-    provider = _provider(server, "gemini-2.0-flash")
-    schema = {"name": "result", "schema": recorded["generationConfig"]["responseJsonSchema"]}
-    response = await provider.complete(
-        [Message.user(recorded["contents"][0]["parts"][0]["text"])], [], output_schema=schema
+async def test_function_call_signature_and_error_result_round_trip() -> None:
+    server = serve("gemini/function_call.yaml", "gemini/capital_answer.yaml")
+    provider = _provider(server, "gemini-2.5-pro")
+    history = [Message.user("Capital of Peru?")]
+    first = await provider.complete(history, [CAPITAL], temperature=0.0)
+    (call,) = first.message.tool_calls
+    assert (call.name, call.arguments, call.signature) == (
+        "lookup_capital",
+        {"country": "Peru"},
+        SIGNATURE_1,
+    )
+    assert first.finish_reason is FinishReason.TOOL_CALLS  # Gemini said STOP
+    assert first.message.content is None
+    assert server.body(0)["tools"] == [
+        {
+            "functionDeclarations": [
+                {
+                    "name": "lookup_capital",
+                    "description": CAPITAL["description"],
+                    "parameters_json_schema": CAPITAL["parameters"],
+                }
+            ]
+        }
+    ]
+    history += [first.message, Message.tool("unknown country", call.id, is_error=True)]
+    second = await provider.complete(history, [CAPITAL], temperature=0.0)
+    sent = server.body(1)["contents"]
+    assert sent[1] == {
+        "role": "model",
+        "parts": [
+            {
+                "functionCall": {
+                    "id": call.id,
+                    "name": "lookup_capital",
+                    "args": {"country": "Peru"},
+                },
+                "thoughtSignature": SIGNATURE_1,
+            }
+        ],
+    }
+    assert sent[2]["parts"][0]["functionResponse"] == {
+        "id": call.id,
+        "name": "lookup_capital",
+        "response": {"error": "unknown country"},
+    }
+    assert server.body(1)["generationConfig"]["temperature"] == 0.0
+    assert second.message.content == "Lima is the capital of Peru."
+
+
+@pytest.mark.parametrize(
+    ("choice", "wire"),
+    [
+        ("auto", {"mode": "AUTO"}),
+        ("required", {"mode": "ANY"}),
+        ("none", {"mode": "NONE"}),
+        ({"name": "lookup_capital"}, {"mode": "ANY", "allowedFunctionNames": ["lookup_capital"]}),
+    ],
+)
+async def test_tool_choice_mapping(choice: Any, wire: dict[str, Any]) -> None:
+    server = serve("gemini/text.yaml")
+    await _provider(server).complete([Message.user("hi")], [CAPITAL], tool_choice=choice)
+    assert server.body()["toolConfig"] == {"functionCallingConfig": wire}
+
+
+async def test_native_output_and_sampling_settings_in_generation_config() -> None:
+    server = serve("gemini/text.yaml")
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    await _provider(server).complete(
+        [Message.user("hi")],
+        [],
+        output_schema={"schema": schema},
+        max_tokens=50,
+        stop="END",
+        seed=4,
+        top_p=0.5,
     )
     config = server.body()["generationConfig"]
     assert config["responseMimeType"] == "application/json"
-    assert config["responseJsonSchema"] == recorded["generationConfig"]["responseJsonSchema"]
-    assert isinstance(json.loads(response.message.content), dict)
+    assert config["responseJsonSchema"] == schema
+    assert (config["maxOutputTokens"], config["stopSequences"], config["seed"]) == (50, ["END"], 4)
+    assert config["topP"] == 0.5
 
 
-async def test_thought_parts_kept_and_replayed_with_text_signature() -> None:
-    name = "google/test_google_model_thinking_part.yaml"
-    recorded = [recorded_request(i) for i in load_cassette(name)]
-    server = serve(name)
+async def test_thought_parts_kept_and_text_signature_replayed() -> None:
+    server = serve("gemini/thinking.yaml", "gemini/text.yaml")
     provider = _provider(server, "gemini-3-pro-preview")
-    history = [
-        Message.system("You are a helpful assistant."),
-        Message.user("How do I cross the street?"),
-    ]
+    history = [Message.user("How do I boil an egg?")]
     first = await provider.complete(history, [], thinking={"effort": "high"})
-    thoughts = [t for t in first.message.thinking if t.text]
-    assert thoughts and first.message.content
-    assert first.usage.reasoning_tokens == 1001
-    # google-genai sends thinkingConfig's fields snake_case, as in the recorded real request
-    assert server.body(0)["generationConfig"]["thinkingConfig"]["include_thoughts"] is True
-    history += [first.message, Message.user(recorded[1]["contents"][-1]["parts"][0]["text"])]
-    second = await provider.complete(history, [], thinking={"effort": "high"})
-    assert server.body(1)["contents"] == recorded[1]["contents"]
-    assert second.message.content
+    assert [t.text for t in first.message.thinking if t.text] == [
+        "**Boiling an egg**\nNine minutes for a firm yolk."
+    ]
+    assert first.usage.reasoning_tokens == 845 and first.usage.total_tokens == 874
+    thinking_config = server.body(0)["generationConfig"]["thinkingConfig"]
+    assert thinking_config == {"include_thoughts": True, "thinking_level": "HIGH"}
+    history += [first.message, Message.user("And a soft one?")]
+    await provider.complete(history, [], thinking={"effort": "high"})
+    replayed = server.body(1)["contents"][1]["parts"]
+    assert replayed[0]["thought"] is True
+    assert replayed[-1] == {
+        "text": first.message.content,
+        "thoughtSignature": base64.b64encode(b"spine-thought-signature-0002").decode(),
+    }
 
 
-async def test_streamed_text() -> None:
-    server = serve("google/test_google_model_stream.yaml")
-    provider = _provider(server, "gemini-2.0-flash")
-    chunks = [c async for c in provider.stream([Message.user("Hello")], [])]
-    text = "".join(c.delta for c in chunks if c.type is ChunkType.TEXT)
+async def test_streamed_text_with_usage_from_the_last_event() -> None:
+    server = serve("gemini/stream_text.yaml")
+    chunks = [c async for c in _provider(server, "gemini-2.0-flash").stream([Message.user("Hi")])]
+    texts = [c.delta for c in chunks if c.type is ChunkType.TEXT]
+    assert texts == ["Hello", "! What shall", " we build today?"]
     final = chunks[-1].response
-    assert (
-        final is not None
-        and final.message.content == text
-        and len([c for c in chunks if c.type is ChunkType.TEXT]) > 1
-    )
-    assert final.usage.input_tokens > 0
+    assert final is not None and final.message.content == "".join(texts)
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (5, 10)
+    assert server.requests[0].url.path.endswith(":streamGenerateContent")
     assert server.requests[0].url.params["alt"] == "sse"
 
 
-async def test_streamed_function_call_signature_replayed() -> None:
-    name = "google/test_google_streaming_tool_call_thought_signature.yaml"
-    recorded = [recorded_request(i) for i in load_cassette(name)]
-    server = serve(name)
-    provider = _provider(server, "gemini-3-pro-preview")
-    tools = _tools_of(recorded[0])
-    history = [Message.user(recorded[0]["contents"][0]["parts"][0]["text"])]
-    chunks = [c async for c in provider.stream(history, tools)]
-    first = chunks[-1].response
-    assert first is not None and first.finish_reason is FinishReason.TOOL_CALLS
-    (call,) = first.message.tool_calls
-    assert call.signature
-    assert [c.tool_name for c in chunks if c.type is ChunkType.TOOL_CALL] == [call.name]
-    result = recorded[1]["contents"][-1]["parts"][0]["functionResponse"]["response"]
-    history += [
-        first.message,
-        Message.tool(str(result.get("output", result.get("return_value", ""))), call.id),
-    ]
-    chunks = [c async for c in provider.stream(history, tools)]
-    sent = server.body(1)["contents"]
-    assert _without_ids(sent)[:2] == _without_ids(recorded[1]["contents"])[:2]
+async def test_streamed_function_call_keeps_its_signature() -> None:
+    server = serve("gemini/stream_function_call.yaml")
+    chunks = [c async for c in _provider(server).stream([Message.user("Kenya?")], [CAPITAL])]
+    deltas = [c for c in chunks if c.type is ChunkType.TOOL_CALL]
+    final = chunks[-1].response
+    assert final is not None and final.finish_reason is FinishReason.TOOL_CALLS
+    (call,) = final.message.tool_calls
+    assert [d.tool_name for d in deltas] == ["lookup_capital"]
+    assert json.loads(deltas[0].arguments_delta) == call.arguments == {"country": "Kenya"}
+    assert call.signature == base64.b64encode(b"spine-thought-signature-0003").decode()
+    assert (final.usage.output_tokens, final.usage.reasoning_tokens) == (12 + 88, 88)
 
 
-async def test_agent_runs_end_to_end_through_gemini() -> None:
-    server = serve("google/test_google_model_retry.yaml")
-    seen: list[str] = []
+async def test_agent_returns_a_tool_error_to_gemini_and_finishes() -> None:
+    server = serve("gemini/function_call.yaml", "gemini/capital_answer.yaml")
 
     @tool
-    def get_capital(country: str) -> str:
-        """Get the capital of a country."""
-        seen.append(country)
-        if country == "France":
-            raise ValueError('The country is not supported. Use "La France" instead.')
-        return "Paris"
+    def lookup_capital(country: str) -> str:
+        """The capital of a country."""
+        raise ValueError("the capital service is down")
 
-    agent = Agent(
-        provider=_provider(server, "gemini-2.5-pro"),
-        tools=[get_capital],
-        system="You are a helpful chatbot.",
-    )
-    result = await agent.run("What is the capital of France?")
-    assert result.ok
-    assert seen == ["France", "La France"]
-    assert "Paris" in result.answer
-    assert "error" in server.body(1)["contents"][-1]["parts"][0]["functionResponse"]["response"]
-    assert result.usage.requests == 3
+    agent = Agent(provider=_provider(server, "gemini-2.5-pro"), tools=[lookup_capital])
+    result = await agent.run("Capital of Peru?")
+    assert result.ok and result.answer == "Lima is the capital of Peru."
+    response = server.body(1)["contents"][-1]["parts"][0]["functionResponse"]["response"]
+    assert "capital service is down" in response["error"]
+    assert result.usage.requests == 2

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import Server, serve
 
 from spine_core.errors import ProviderError
 from spine_providers import (
@@ -17,28 +16,30 @@ from spine_providers import (
     OpenAIResponsesProvider,
 )
 
+from .fakes import Server, serve
+
 pytestmark = pytest.mark.anyio
 
-# provider name -> (factory, a cassette with a plain text answer, max-output-tokens in the body)
+# provider name -> (factory, a fixture with a plain text answer, max-output-tokens in the body)
 CASES: dict[str, tuple[Callable[[Server], Any], str, Callable[[dict[str, Any]], Any]]] = {
     "anthropic": (
         lambda s: AnthropicProvider("claude-haiku-4-5", api_key="k", http_client=s.client()),
-        "anthropic/test_anthropic_model_instructions.yaml",
+        "anthropic/text.yaml",
         lambda body: body["max_tokens"],
     ),
     "openai": (
         lambda s: OpenAIProvider("gpt-4o", api_key="k", http_client=s.client()),
-        "openai/test_openai_instructions.yaml",
+        "openai_chat/text.yaml",
         lambda body: body.get("max_completion_tokens", body.get("max_tokens")),
     ),
     "openai-responses": (
         lambda s: OpenAIResponsesProvider("o3-mini", api_key="k", http_client=s.client()),
-        "openai/test_openai_model_thinking_part.yaml",
+        "openai_responses/reasoning.yaml",
         lambda body: body["max_output_tokens"],
     ),
     "google": (
         lambda s: GeminiProvider("gemini-2.5-flash", api_key="k", http_client=s.client()),
-        "google/test_google_model.yaml",
+        "gemini/text.yaml",
         lambda body: body["generationConfig"]["maxOutputTokens"],
     ),
 }
@@ -46,8 +47,8 @@ CASES: dict[str, tuple[Callable[[Server], Any], str, Callable[[dict[str, Any]], 
 
 @pytest.mark.parametrize("name", list(CASES))
 async def test_health_check_makes_one_small_call(name: str) -> None:
-    factory, cassette, max_tokens = CASES[name]
-    server = serve(cassette)
+    factory, fixture, max_tokens = CASES[name]
+    server = serve(fixture)
     server.responses = server.responses[:1]
 
     assert await factory(server).health_check() is True

@@ -1,4 +1,5 @@
-"""OpenAIProvider (Chat Completions) driving the real openai SDK against recorded payloads."""
+"""OpenAIProvider (Chat Completions) driving the real openai SDK against the project's own
+fixtures (`fixtures/openai_chat/`, written from the API reference)."""
 
 from __future__ import annotations
 
@@ -6,195 +7,179 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Server, load_cassette, recorded_request, serve
 
 from spine_core import Agent, ChunkType, FinishReason, Message, ToolCall, tool
 from spine_core.messages import ImagePart, TextPart
 from spine_providers import OpenAIProvider
 
+from .fakes import Server, body_of, serve
+
 pytestmark = pytest.mark.anyio
 
-
-def _spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """A tool declaration as the kernel passes it (`Tool.schema`)."""
-    return {"name": name, "description": description, "parameters": parameters}
-
-
-def _tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        _spec(t["function"]["name"], t["function"]["description"], t["function"]["parameters"])
-        for t in body["tools"]
-    ]
+WEATHER = {
+    "name": "get_weather",
+    "description": "Current weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+        "required": ["city"],
+    },
+}
 
 
-def _normalised(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Messages with tool-call arguments parsed (whitespace inside the JSON is not meaningful)
-    and `"content": null` dropped (the API treats it as absent; recordings have both)."""
-    out = []
-    for m in messages:
-        m = {k: v for k, v in m.items() if v is not None}
-        if "tool_calls" in m:
-            m["tool_calls"] = [
-                {
-                    **c,
-                    "function": {
-                        **c["function"],
-                        "arguments": json.loads(c["function"]["arguments"]),
-                    },
-                }
-                for c in m["tool_calls"]
-            ]
-        out.append(m)
-    return out
-
-
-def _provider(server: Server, model: str, **kw: Any) -> OpenAIProvider:
+def _provider(server: Server, model: str = "gpt-4o", **kw: Any) -> OpenAIProvider:
     return OpenAIProvider(model, api_key="sk-test", http_client=server.client(), **kw)
 
 
-async def test_plain_answer_with_system_prompt() -> None:
-    name = "openai/test_openai_instructions.yaml"
-    recorded = recorded_request(load_cassette(name)[0])
-    server = serve(name)
-    provider = _provider(server, "gpt-4o")
-    messages = [
-        Message.system(recorded["messages"][0]["content"]),
-        Message.user(recorded["messages"][1]["content"]),
-    ]
-    response = await provider.complete(messages, [])
-    assert server.body()["messages"] == recorded["messages"]
-    assert "Paris" in response.message.content
+async def test_plain_answer_with_usage_cached_tokens_and_cost() -> None:
+    server = serve("openai_chat/text.yaml")
+    provider = _provider(server)
+    response = await provider.complete(
+        [Message.system("Be brief."), Message.user("Tallest mountain?")], []
+    )
+    assert response.message.content == "Mount Everest is the tallest mountain, at 8,849 m."
     assert response.finish_reason is FinishReason.STOP
-    raw_usage = load_cassette(name)[0]["response"]["parsed_body"]["usage"]
-    assert response.usage.input_tokens == raw_usage["prompt_tokens"]
-    assert response.usage.output_tokens == raw_usage["completion_tokens"]
-    expected_cost = (raw_usage["prompt_tokens"] * 2.5 + raw_usage["completion_tokens"] * 10.0) / 1e6
-    assert response.usage.cost_usd == pytest.approx(expected_cost)
-    assert server.requests[0].headers["authorization"] == "Bearer sk-test"
-
-
-async def test_parallel_tool_calls_round_trip_matches_recorded_request() -> None:
-    name = "openai/test_prefect_agent_with_hitl_tool.yaml"
-    recorded = [recorded_request(i) for i in load_cassette(name)]
-    server = serve(name)
-    provider = _provider(server, "gpt-4o")
-    tools = _tools_of(recorded[0])
-    history = [
-        Message.system(recorded[0]["messages"][0]["content"]),
-        Message.user(recorded[0]["messages"][1]["content"]),
+    assert response.model == "gpt-4o-2024-08-06"
+    usage = response.usage
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens) == (1536, 1024, 8)
+    # gpt-4o: $2.50 uncached input, $1.25 cached input, $10 output per million tokens
+    assert usage.cost_usd == pytest.approx((512 * 2.5 + 1024 * 1.25 + 8 * 10.0) / 1e6)
+    request = server.requests[0]
+    assert str(request.url) == "https://api.openai.com/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert server.body()["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Tallest mountain?"},
     ]
-    first = await provider.complete(history, tools, tool_choice="auto")
+
+
+async def test_parallel_tool_calls_and_their_results_round_trip() -> None:
+    server = serve("openai_chat/tool_calls.yaml", "openai_chat/weather_answer.yaml")
+    provider = _provider(server)
+    history = [Message.user("Weather in Paris and Tokyo?")]
+    first = await provider.complete(history, [WEATHER], tool_choice="auto")
     assert first.finish_reason is FinishReason.TOOL_CALLS
-    assert first.message.content is None  # a tool-call-only turn has no text
-    assert [(c.name, c.arguments) for c in first.message.tool_calls] == [
-        ("delete_file", {"path": ".env"}),
-        ("create_file", {"path": "test.txt"}),
+    assert first.message.content is None
+    assert [(c.id, c.arguments) for c in first.message.tool_calls] == [
+        ("call_spine_weather_paris", {"city": "Paris", "unit": "celsius"}),
+        ("call_spine_weather_tokyo", {"city": "Tokyo", "unit": "celsius"}),
     ]
-    assert (first.usage.input_tokens, first.usage.output_tokens, first.usage.reasoning_tokens) == (
-        71,
-        46,
-        0,
-    )
-    sent_tools = server.body(0)["tools"]
-    assert sent_tools == [
-        {**t, "function": {k: v for k, v in t["function"].items() if k != "strict"}}
-        for t in recorded[0]["tools"]
+    assert server.body(0)["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": WEATHER["name"],
+                "description": WEATHER["description"],
+                "parameters": WEATHER["parameters"],
+            },
+        }
     ]
-    outputs = [m["content"] for m in recorded[1]["messages"] if m["role"] == "tool"]
     history += [first.message] + [
-        Message.tool(o, c.id, c.name)
-        for c, o in zip(first.message.tool_calls, outputs, strict=True)
+        Message.tool(f"{t} °C", c.id, c.name)
+        for c, t in zip(first.message.tool_calls, ("18", "24"), strict=True)
     ]
-    second = await provider.complete(history, tools, tool_choice="auto")
-    assert _normalised(server.body(1)["messages"]) == _normalised(recorded[1]["messages"])
-    assert (
-        second.message.content
-        == "The file `.env` has been deleted, and `test.txt` has been successfully created."
-    )
+    second = await provider.complete(history, [WEATHER], tool_choice="auto")
+    assert server.body(1)["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_spine_weather_paris",
+                    "type": "function",
+                    "function": {
+                        "name": "get_weather",
+                        "arguments": '{"city":"Paris","unit":"celsius"}',
+                    },
+                },
+                {
+                    "id": "call_spine_weather_tokyo",
+                    "type": "function",
+                    "function": {
+                        "name": "get_weather",
+                        "arguments": '{"city":"Tokyo","unit":"celsius"}',
+                    },
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_spine_weather_paris", "content": "18 °C"},
+        {"role": "tool", "tool_call_id": "call_spine_weather_tokyo", "content": "24 °C"},
+    ]
+    assert second.message.content == "It is 18 °C in Paris and 24 °C in Tokyo."
 
 
 async def test_native_structured_output_uses_response_format_json_schema() -> None:
-    name = "openai/test_openai_native_output.yaml"
-    recorded = [recorded_request(i) for i in load_cassette(name)]
-    server = serve(name)
-    provider = _provider(server, "gpt-4o")
-    schema = {"name": "result", "schema": recorded[0]["response_format"]["json_schema"]["schema"]}
-    tools = _tools_of(recorded[0])
-    history = [Message.user("What is the largest city in the user country?")]
-    first = await provider.complete(history, tools, output_schema=schema, tool_choice="auto")
-    assert server.body(0)["response_format"] == recorded[0]["response_format"]
-    history += [
-        first.message,
-        Message.tool(recorded[1]["messages"][-1]["content"], first.message.tool_calls[0].id),
-    ]
-    second = await provider.complete(history, tools, output_schema=schema, tool_choice="auto")
-    assert _normalised(server.body(1)["messages"]) == _normalised(recorded[1]["messages"])
-    assert json.loads(second.message.content) == {"city": "Mexico City", "country": "Mexico"}
-
-
-async def test_streamed_tool_call_then_streamed_text() -> None:
-    name = "openai/test_run_stream_sync_streams_real_model.yaml"
-    recorded = [recorded_request(i) for i in load_cassette(name)]
-    server = serve(name)
-    provider = _provider(server, "gpt-4o-mini")
-    tools = _tools_of(recorded[0])
-    history = [Message.user(recorded[0]["messages"][0]["content"])]
-    chunks = [c async for c in provider.stream(history, tools, tool_choice="auto")]
-    deltas = [c for c in chunks if c.type is ChunkType.TOOL_CALL]
-    assert (
-        deltas[0].tool_name == "get_capital"
-        and deltas[0].tool_call_id == "call_ZR5UUuTt3pf61kjwAJIYdVMj"
+    server = serve("openai_chat/json_answer.yaml")
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    response = await _provider(server).complete(
+        [Message.user("Largest city?")], [], output_schema={"name": "city", "schema": schema}
     )
-    assert "".join(d.arguments_delta for d in deltas) == '{"country":"UK"}'
-    first = chunks[-1].response
-    assert first is not None and first.finish_reason is FinishReason.TOOL_CALLS
-    assert first.message.content is None
-    assert first.message.tool_calls == [
-        ToolCall(
-            id="call_ZR5UUuTt3pf61kjwAJIYdVMj", name="get_capital", arguments={"country": "UK"}
-        )
-    ]
-    assert first.usage.input_tokens > 0 and first.usage.output_tokens > 0
-    assert server.body(0)["stream_options"] == {"include_usage": True}
-    history += [first.message, Message.tool("London", first.message.tool_calls[0].id)]
-    chunks = [c async for c in provider.stream(history, tools, tool_choice="auto")]
-    assert _normalised(server.body(1)["messages"]) == _normalised(recorded[1]["messages"])
+    assert server.body()["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "city", "schema": schema, "strict": False},
+    }
+    assert json.loads(response.message.content or "") == {"city": "Lagos", "country": "Nigeria"}
+
+
+async def test_a_refusal_is_the_answer_with_finish_reason_content_filter() -> None:
+    server = serve("openai_chat/refusal.yaml")
+    response = await _provider(server).complete([Message.user("...")], [])
+    assert (
+        response.message.content
+        == body_of("openai_chat/refusal.yaml")["choices"][0]["message"]["refusal"]
+    )
+    assert response.finish_reason is FinishReason.CONTENT_FILTER
+
+
+async def test_streamed_text_with_usage_from_the_last_chunk() -> None:
+    server = serve("openai_chat/stream_text.yaml")
+    chunks = [c async for c in _provider(server, "gpt-4o-mini").stream([Message.user("Canada?")])]
     text = "".join(c.delta for c in chunks if c.type is ChunkType.TEXT)
+    assert text == "Ottawa is the capital of Canada."
     final = chunks[-1].response
-    assert final is not None and final.message.content == text and "London" in text
+    assert final is not None and final.message.content == text
+    assert final.finish_reason is FinishReason.STOP
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (25, 8)
+    assert server.body()["stream"] is True
+    assert server.body()["stream_options"] == {"include_usage": True}
 
 
 async def test_streamed_parallel_tool_calls_assembled_by_index() -> None:
-    server = serve("openai/test_complex_agent_run.yaml")
-    provider = _provider(server, "gpt-4o")
-    chunks = [c async for c in provider.stream([Message.user("Tell me about the weather")], [])]
+    server = serve("openai_chat/stream_tool_calls.yaml")
+    chunks = [c async for c in _provider(server).stream([Message.user("Capitals?")], [])]
+    deltas = [c for c in chunks if c.type is ChunkType.TOOL_CALL]
+    assert [(d.index, d.tool_name) for d in deltas if d.tool_name] == [
+        (0, "lookup_capital"),
+        (1, "lookup_capital"),
+    ]
     final = chunks[-1].response
-    assert final is not None
-    assert len(final.message.tool_calls) == 2
-    assert {c.index for c in chunks if c.type is ChunkType.TOOL_CALL} == {0, 1}
+    assert final is not None and final.finish_reason is FinishReason.TOOL_CALLS
+    assert final.message.tool_calls == [
+        ToolCall(
+            id="call_spine_capital_ca", name="lookup_capital", arguments={"country": "Canada"}
+        ),
+        ToolCall(id="call_spine_capital_pe", name="lookup_capital", arguments={"country": "Japan"}),
+    ]
     for index, call in enumerate(final.message.tool_calls):
-        streamed = "".join(
-            c.arguments_delta for c in chunks if c.type is ChunkType.TOOL_CALL and c.index == index
-        )
+        streamed = "".join(d.arguments_delta for d in deltas if d.index == index)
         assert json.loads(streamed) == call.arguments
-        assert call.arguments_error is None
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (60, 44)
 
 
 async def test_multimodal_parts_and_settings_on_the_wire() -> None:
-    server = serve("openai/test_openai_instructions.yaml")
-    provider = _provider(server, "gpt-4o")
+    server = serve("openai_chat/text.yaml")
     parts = [
         TextPart(text="What is this?"),
         ImagePart(url="https://example.com/cat.png"),
         ImagePart(data="aGk=", media_type="image/jpeg"),
     ]
-    await provider.complete(
+    await _provider(server).complete(
         [Message.user_parts(parts)],
         [],
         temperature=0.1,
         top_p=0.5,
         max_tokens=64,
-        stop=["x"],
+        stop="END",
         seed=7,
         thinking={"effort": "low"},
     )
@@ -204,14 +189,8 @@ async def test_multimodal_parts_and_settings_on_the_wire() -> None:
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
         {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,aGk="}},
     ]
-    assert (
-        body["temperature"],
-        body["top_p"],
-        body["max_completion_tokens"],
-        body["stop"],
-        body["seed"],
-    ) == (0.1, 0.5, 64, ["x"], 7)
-    assert body["reasoning_effort"] == "low"
+    assert (body["temperature"], body["top_p"], body["max_completion_tokens"]) == (0.1, 0.5, 64)
+    assert (body["stop"], body["seed"], body["reasoning_effort"]) == (["END"], 7, "low")
 
 
 @pytest.mark.parametrize(
@@ -220,39 +199,34 @@ async def test_multimodal_parts_and_settings_on_the_wire() -> None:
         ("auto", "auto"),
         ("required", "required"),
         ("none", "none"),
-        ({"name": "lookup"}, {"type": "function", "function": {"name": "lookup"}}),
+        ({"name": "get_weather"}, {"type": "function", "function": {"name": "get_weather"}}),
+        (  # the API's own form is sent as given
+            {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": []}},
+            {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": []}},
+        ),
     ],
 )
 async def test_tool_choice_mapping(choice: Any, wire: Any) -> None:
-    server = serve("openai/test_openai_instructions.yaml")
-    provider = _provider(server, "gpt-4o")
-    await provider.complete(
-        [Message.user("hi")], [_spec("lookup", "Look up.", {"type": "object"})], tool_choice=choice
-    )
+    server = serve("openai_chat/text.yaml")
+    await _provider(server).complete([Message.user("hi")], [WEATHER], tool_choice=choice)
     assert server.body()["tool_choice"] == wire
 
 
-async def test_agent_runs_end_to_end_through_openai() -> None:
-    server = serve("openai/test_openai_instructions_with_tool_calls_keep_instructions.yaml")
+async def test_agent_runs_a_tool_turn_end_to_end() -> None:
+    server = serve("openai_chat/tool_calls.yaml", "openai_chat/weather_answer.yaml")
+    seen: list[str] = []
 
     @tool
-    def get_temperature(city: str) -> float:
-        """Get the temperature in a city."""
-        return 20.0
+    def get_weather(city: str, unit: str = "celsius") -> str:
+        """Current weather in a city."""
+        seen.append(city)
+        return {"Paris": "18 °C", "Tokyo": "24 °C"}[city]
 
-    agent = Agent(
-        provider=_provider(server, "gpt-4.1-mini"),
-        tools=[get_temperature],
-        system="You are a helpful assistant.",
-    )
-    result = await agent.run("What is the temperature in Tokyo?")
-    assert result.ok
-    assert "20" in result.answer
+    agent = Agent(provider=_provider(server), tools=[get_weather], system="Be brief.")
+    result = await agent.run("Weather in Paris and Tokyo?")
+    assert result.ok and result.answer == "It is 18 °C in Paris and 24 °C in Tokyo."
+    assert seen == ["Paris", "Tokyo"]
     sent = server.body(1)["messages"]
-    assert sent[-1] == {
-        "role": "tool",
-        "tool_call_id": "call_bhZkmIKKItNGJ41whHUHB7p9",
-        "content": "20.0",
-    }
-    assert sent[0] == {"role": "system", "content": "You are a helpful assistant."}
-    assert result.usage.requests == 2
+    assert sent[0] == {"role": "system", "content": "Be brief."}
+    assert [m["content"] for m in sent if m["role"] == "tool"] == ["18 °C", "24 °C"]
+    assert result.usage.requests == 2 and result.usage.input_tokens == 82 + 180

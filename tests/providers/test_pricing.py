@@ -6,11 +6,12 @@ import warnings
 
 import httpx2
 import pytest
-from conftest import Server, load_cassette
 
 from spine_core import Message, Usage
 from spine_providers import OllamaProvider, OpenAIProvider, UnpricedModelWarning
 from spine_providers.pricing import Price, cost_usd, find_price
+
+from .fakes import Server, body_of
 
 pytestmark = pytest.mark.anyio
 
@@ -55,8 +56,8 @@ def test_overrides_win_over_the_table() -> None:
 
 
 def answered_by(model: str) -> Server:
-    """A server giving the recorded Chat Completions answer, as if `model` had written it."""
-    body = dict(load_cassette("openai/test_openai_instructions.yaml")[0]["response"]["parsed_body"])
+    """A server giving a Chat Completions answer, as if `model` had written it."""
+    body = body_of("openai_chat/text.yaml")
     body["model"] = model
     return Server([httpx2.Response(200, json=body)])
 

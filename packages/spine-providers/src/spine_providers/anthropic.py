@@ -4,7 +4,8 @@ Wire rules followed here come from the Messages API reference
 (https://docs.anthropic.com/en/api/messages) and the installed SDK (anthropic 2.11):
 tool results travel in a user message as `tool_result` blocks; thinking and redacted-thinking
 blocks are sent back unchanged with their signature; `temperature` / `top_p` are not SDK
-arguments any more, so they go through `extra_body`.
+arguments any more, so they go through `extra_body` (as does any other setting the SDK method
+has no parameter for).
 """
 
 from __future__ import annotations
@@ -32,12 +33,19 @@ from ._base import (
     PendingToolCall,
     alternating_turns,
     parse_arguments,
+    sdk_arguments,
+    stop_sequences,
     system_text,
     tool_decls,
 )
 from ._lazy import require
 
-__all__ = ["AnthropicProvider"]
+__all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider"]
+
+DEFAULT_MODEL = "claude-sonnet-4-6"
+DEFAULT_MAX_TOKENS = 4096
+"""Output-token limit sent when neither the constructor nor the call gives one (the Messages
+API requires `max_tokens`)."""
 
 _EFFORT_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
 """Thinking budget (tokens) used when the settings give an effort instead of a budget."""
@@ -106,38 +114,89 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
     return _user_blocks(message)
 
 
+_CHOICES = {"auto": "auto", "required": "any", "any": "any", "none": "none"}
+
+
 def _tool_choice(choice: Any) -> dict[str, Any] | None:
+    """Spine's `tool_choice` ("auto" / "required" / "none" / `{"name": ...}`) as the API's
+    `{"type": ...}`; a mapping that already has a `type` is the API's own form, kept as is."""
     if choice is None:
         return None
     if isinstance(choice, Mapping):
-        return {"type": "tool", "name": choice["name"]}
-    return {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}[
-        str(choice)
-    ]
+        return dict(choice) if "type" in choice else {"type": "tool", "name": choice["name"]}
+    if str(choice) not in _CHOICES:
+        raise ValueError(
+            f"tool_choice must be 'auto', 'required', 'none' or {{'name': tool}}, got {choice!r}"
+        )
+    return {"type": _CHOICES[str(choice)]}
+
+
+def _thinking(thinking: Mapping[str, Any]) -> dict[str, Any]:
+    """Spine's `thinking` setting as the API's: `{"budget_tokens": n}` or `{"effort": ...}`
+    become `{"type": "enabled", "budget_tokens": n}`; a mapping with a `type` is the API's own
+    form (`{"type": "adaptive"}`, `{"type": "disabled"}`, ...), sent as is."""
+    if "type" in thinking:
+        return dict(thinking)
+    budget = thinking.get("budget_tokens") or _EFFORT_BUDGET[thinking.get("effort", "medium")]
+    return {"type": "enabled", "budget_tokens": int(budget)}
+
+
+def _tool_input(block: Any) -> tuple[dict[str, Any], str | None]:
+    """A `tool_use` block's input, or `({}, error)` when it is not a JSON object (the kernel
+    sends the error back to the model as a tool error)."""
+    value = block.input
+    if isinstance(value, dict):
+        return value, None
+    shown = json.dumps(value, default=str)[:200]
+    return {}, f"tool call input must be a JSON object, got {type(value).__name__}: {shown}"
 
 
 class AnthropicProvider(BaseProvider):
     """Claude models through the Messages API (scheme `anthropic`).
 
-    Settings: `max_tokens` (default 4096; the API requires one), `temperature` and `top_p`
-    (sent through `extra_body`), `stop` (`stop_sequences`), `tool_choice`, `output_schema`
-    (tool forcing: a tool named after the schema, default "final_result", is added and
-    `tool_choice` becomes "any" — or that tool alone when there are no other tools; its
-    input becomes the JSON answer in `message.content`), `thinking` (`{"budget_tokens": n}`
-    or `{"effort": "low"|"medium"|"high"}`, mapped to 2048 / 8192 / 16384 tokens). `seed` is
-    not supported by the API and is ignored. The SDK client is built with `max_retries=0`
-    and `open_telemetry=False`: Spine's Retry middleware and spine-otel own retries and spans.
+    The reference's form works unchanged: `AnthropicProvider("claude-sonnet-4-6",
+    client=AsyncAnthropic(...), max_tokens=1024, temperature=0.2)` (see `BaseProvider` for
+    `client=` and `**defaults`).
+
+    Args:
+        max_tokens: Output-token limit of every call unless a call sets `max_tokens`
+            (default `DEFAULT_MAX_TOKENS`, 4096; the API requires one).
+
+    Settings: `max_tokens`, `temperature` and `top_p` (sent through `extra_body`), `stop`
+    (`stop_sequences`), `tool_choice` (also the API's own `{"type": ...}` form),
+    `output_schema` (tool forcing: a tool named after the schema, default "final_result", is
+    added and `tool_choice` becomes "any" — or that tool alone when there are no other tools;
+    its input becomes the JSON answer in `message.content`), `thinking` (`{"budget_tokens":
+    n}` or `{"effort": "low"|"medium"|"high"}`, mapped to 2048 / 8192 / 16384 tokens, or the
+    API's own form such as `{"type": "adaptive"}`). `seed` is not supported by the API and is
+    ignored. Any other setting (`metadata`, `service_tier`, `output_config`, `cache_control`,
+    ...) is sent as is. A `tool_use` input that is not a JSON object becomes
+    `ToolCall.arguments_error`. The SDK client is built with `max_retries=0` and
+    `open_telemetry=False`: Spine's Retry middleware and spine-otel own retries and spans.
 
     Raises (on calls):
         ProviderError: auth when no key is set (`ANTHROPIC_API_KEY`), otherwise the mapped
             SDK error.
+        ValueError: a `tool_choice` string other than auto / required / none.
         ImportError: the `anthropic` SDK is not installed (`spine-providers[anthropic]`).
     """
 
     name = "anthropic"
     extra = "anthropic"
     env_vars = ("ANTHROPIC_API_KEY",)
-    default_model = "claude-sonnet-4-5"
+    default_model = DEFAULT_MODEL
+    ignored_settings = frozenset({"seed"})
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        client: Any = None,
+        api_key: str | None = None,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model, client=client, api_key=api_key, max_tokens=max_tokens, **kwargs)
 
     def _make_client(self) -> Any:
         sdk = require("anthropic", self.extra)
@@ -157,7 +216,7 @@ class AnthropicProvider(BaseProvider):
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
-            "max_tokens": self._max_tokens(settings, 4096),
+            "max_tokens": self._max_tokens(settings, DEFAULT_MAX_TOKENS),
             "messages": _messages(messages),
         }
         system = system_text(messages)
@@ -186,20 +245,19 @@ class AnthropicProvider(BaseProvider):
         if choice is not None and (specs or choice["type"] == "none"):
             request["tool_choice"] = choice
         if settings.get("stop"):
-            request["stop_sequences"] = list(settings["stop"])
-        thinking = settings.get("thinking")
-        if thinking:
-            budget = (
-                thinking.get("budget_tokens") or _EFFORT_BUDGET[thinking.get("effort", "medium")]
-            )
-            request["thinking"] = {"type": "enabled", "budget_tokens": int(budget)}
-        extra = {k: settings[k] for k in ("temperature", "top_p") if settings.get(k) is not None}
-        if extra:
-            request["extra_body"] = extra
+            request["stop_sequences"] = stop_sequences(settings["stop"])
+        if settings.get("thinking"):
+            request["thinking"] = _thinking(settings["thinking"])
+        for key in ("temperature", "top_p"):  # not SDK arguments: `sdk_arguments` moves them
+            if settings.get(key) is not None:
+                request[key] = settings[key]
+        for key, value in self.passthrough(settings).items():
+            request.setdefault(key, value)
         return request
 
     async def _send(self, request: dict[str, Any]) -> Any:
-        return await self.client.messages.create(**request)
+        create = self.client.messages.create
+        return await create(**sdk_arguments(create, request))
 
     def _usage(self, usage: Any, model: str | None) -> Usage:
         read = getattr(usage, "cache_read_input_tokens", None) or 0
@@ -258,8 +316,12 @@ class AnthropicProvider(BaseProvider):
             elif kind == "redacted_thinking":
                 thinking.append(Thinking(signature=block.data, redacted=True, provider=self.name))
             elif kind == "tool_use":
-                arguments = block.input if isinstance(block.input, dict) else {}
-                calls.append(ToolCall(id=block.id, name=block.name, arguments=arguments))
+                arguments, error = _tool_input(block)
+                calls.append(
+                    ToolCall(
+                        id=block.id, name=block.name, arguments=arguments, arguments_error=error
+                    )
+                )
         model = getattr(raw, "model", None)
         usage = self._usage(raw.usage, model)
         return self._finish(
@@ -269,11 +331,13 @@ class AnthropicProvider(BaseProvider):
     async def _stream(
         self, request: dict[str, Any], settings: Mapping[str, Any]
     ) -> AsyncIterator[StreamChunk]:
-        stream = await self.client.messages.create(**request, stream=True)
+        create = self.client.messages.create
+        stream = await create(**sdk_arguments(create, {**request, "stream": True}))
         texts: list[str] = []
         thinking: dict[int, list[str]] = {}
         blocks: dict[int, Any] = {}
         pending: dict[int, PendingToolCall] = {}
+        started: dict[int, str] = {}
         usage_in: Any = None
         output_tokens = 0
         output_details: Any = None
@@ -290,6 +354,8 @@ class AnthropicProvider(BaseProvider):
                     blocks[event.index] = block
                     if block.type == "tool_use":
                         pending[event.index] = PendingToolCall(block.id, block.name)
+                        if block.input:  # an input given whole, kept unless deltas follow
+                            started[event.index] = json.dumps(block.input)
                         yield StreamChunk(
                             type=ChunkType.TOOL_CALL,
                             index=len(pending) - 1,
@@ -339,8 +405,8 @@ class AnthropicProvider(BaseProvider):
         if not finished:
             raise self._truncated("message_stop")
         calls = []
-        for call in pending.values():
-            arguments, error = parse_arguments(call.arguments)
+        for index, call in pending.items():
+            arguments, error = parse_arguments(call.arguments or started.get(index, ""))
             calls.append(
                 ToolCall(id=call.id, name=call.name, arguments=arguments, arguments_error=error)
             )

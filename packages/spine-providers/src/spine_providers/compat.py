@@ -3,7 +3,10 @@
 Each is `OpenAIProvider` (Chat Completions) with its own default `base_url`, API-key environment
 variable and price behaviour. Local servers need no real key: a fixed stand-in key is sent
 because the `openai` SDK refuses an empty one. They receive `max_tokens` (the field these
-servers read) instead of `max_completion_tokens`.
+servers read) instead of `max_completion_tokens`. A server's own request fields are settings
+like any other and reach it as top-level JSON fields: `OllamaProvider("qwen3", keep_alive="10m")`
+or `complete(..., num_ctx=8192)`; OpenRouter's `provider`, `models`, `transforms`; vLLM's
+`top_k`, `guided_json`.
 """
 
 from __future__ import annotations

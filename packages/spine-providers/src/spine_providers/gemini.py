@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 from spine_core.messages import (
@@ -28,10 +28,10 @@ from spine_core.messages import (
 )
 from spine_core.provider import ChunkType, StreamChunk
 
-from ._base import BaseProvider, alternating_turns, system_text, tool_decls
+from ._base import BaseProvider, alternating_turns, stop_sequences, system_text, tool_decls
 from ._lazy import require
 
-__all__ = ["GeminiProvider"]
+__all__ = ["GeminiProvider", "config_arguments"]
 
 _FILTERED = frozenset(
     {
@@ -132,6 +132,21 @@ def _contents(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return alternating_turns(messages, parts, assistant="model", key="parts")
 
 
+def config_arguments(config: Mapping[str, Any], fields: Collection[str]) -> dict[str, Any]:
+    """`config` as a `GenerateContentConfig` dict: keys that are not its `fields` (settings
+    Spine does not model and the SDK has no field for) move into
+    `http_options.extra_body`, which google-genai merges into the JSON request body as is."""
+    out: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in config.items():
+        (out if key in fields else extra)[key] = value
+    if extra:
+        options = dict(out.get("http_options") or {})
+        options["extra_body"] = {**extra, **(options.get("extra_body") or {})}
+        out["http_options"] = options
+    return out
+
+
 def _enum(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
@@ -144,8 +159,15 @@ class GeminiProvider(BaseProvider):
     restricted to the named function), `output_schema` (`response_mime_type`
     "application/json" + `response_json_schema`), `thinking` (`{"budget_tokens": n}` →
     `thinking_budget`, `{"effort": ...}` → `thinking_level`; thoughts are always requested
-    with `include_thoughts`). Calls without a provider id get a generated one
-    ("gemini_call_<n>") that is echoed on the function call and its response.
+    with `include_thoughts`). Any other setting is sent as is: a `GenerateContentConfig`
+    field (`top_k`, `safety_settings`, `tool_config`, `thinking_config`, `cached_content`,
+    ...) in the config, anything else in the request body. Calls without a provider id get a
+    generated one ("gemini_call_<n>") that is echoed on the function call and its response.
+
+    Usage: `input_tokens` is `promptTokenCount` plus `toolUsePromptTokenCount` (the prompt of
+    code-execution and grounding tool calls), `output_tokens` is `candidatesTokenCount` plus
+    `thoughtsTokenCount`, so input + output is the API's `totalTokenCount`
+    (https://ai.google.dev/api/generate-content#UsageMetadata).
 
     Args:
         api_version: API version path ("v1", "v1beta"); None uses the SDK default.
@@ -161,7 +183,9 @@ class GeminiProvider(BaseProvider):
     env_vars: ClassVar[tuple[str, ...]] = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
     default_model = "gemini-2.5-flash"
 
-    def __init__(self, model: str = "", *, api_version: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, model: str | None = None, *, api_version: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(model, **kwargs)
         self.api_version = api_version
 
@@ -219,7 +243,7 @@ class GeminiProvider(BaseProvider):
         if max_tokens is not None:
             config["max_output_tokens"] = max_tokens
         if settings.get("stop"):
-            config["stop_sequences"] = list(settings["stop"])
+            config["stop_sequences"] = stop_sequences(settings["stop"])
         schema = settings.get("output_schema")
         if schema:
             config["response_mime_type"] = "application/json"
@@ -232,18 +256,26 @@ class GeminiProvider(BaseProvider):
             elif "effort" in thinking:
                 thinking_config["thinking_level"] = str(thinking["effort"]).upper()
             config["thinking_config"] = thinking_config
+        for key, value in self.passthrough(settings).items():
+            config.setdefault(key, value)
         return {"model": self.model, "contents": _contents(messages), "config": config}
 
+    def _arguments(self, request: dict[str, Any]) -> dict[str, Any]:
+        types = require("google.genai.types", self.extra)
+        fields = types.GenerateContentConfig.model_fields
+        return {**request, "config": config_arguments(request["config"], fields)}
+
     async def _send(self, request: dict[str, Any]) -> Any:
-        return await self.client.aio.models.generate_content(**request)
+        return await self.client.aio.models.generate_content(**self._arguments(request))
 
     def _usage(self, meta: Any, model: str | None) -> Usage:
         if meta is None:
             return self._priced(Usage(), model)
         thoughts = meta.thoughts_token_count or 0
+        tool_prompt = getattr(meta, "tool_use_prompt_token_count", None) or 0
         return self._priced(
             Usage(
-                input_tokens=meta.prompt_token_count or 0,
+                input_tokens=(meta.prompt_token_count or 0) + tool_prompt,
                 output_tokens=(meta.candidates_token_count or 0) + thoughts,
                 cache_read_tokens=meta.cached_content_token_count or 0,
                 reasoning_tokens=thoughts,
@@ -347,7 +379,8 @@ class GeminiProvider(BaseProvider):
         blocked = False
         meta: Any = None
         model: str | None = None
-        async for chunk in await self.client.aio.models.generate_content_stream(**request):
+        arguments = self._arguments(request)
+        async for chunk in await self.client.aio.models.generate_content_stream(**arguments):
             model = chunk.model_version or model
             meta = chunk.usage_metadata or meta
             if not chunk.candidates:

@@ -3,7 +3,7 @@
 Wire format: https://platform.openai.com/docs/api-reference/chat (openai 3.52). Tool results are
 `{"role": "tool", "tool_call_id", "content"}` messages; tool-call arguments travel as JSON
 strings; streamed tool calls are assembled by their `index`; usage arrives on the last chunk
-with `stream_options.include_usage`.
+with `stream_options.include_usage`; the stream ends with `data: [DONE]`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,20 @@ from spine_core.messages import (
 )
 from spine_core.provider import ChunkType, StreamChunk
 
-from ._base import BaseProvider, PendingToolCall, parse_arguments, tool_decls
+from ._base import (
+    BaseProvider,
+    output_tokens,
+    parse_arguments,
+    sdk_arguments,
+    stop_sequences,
+    tool_decls,
+)
 from ._lazy import require
+from ._stream_calls import ToolCallAssembler, watch_done
 
-__all__ = ["OpenAIProvider", "image_url"]
+__all__ = ["DEFAULT_MODEL", "OpenAIProvider", "image_url"]
+
+DEFAULT_MODEL = "gpt-4.1-mini"
 
 _REASONING_FIELDS = ("reasoning_content", "reasoning")
 """Non-standard reasoning fields of OpenAI-compatible servers (vLLM / DeepSeek, OpenRouter /
@@ -84,14 +94,38 @@ def _message(message: Message) -> dict[str, Any]:
     return {"role": message.role.value, "content": _content(message)}
 
 
+def tool_choice(choice: Any) -> Any:
+    """The Chat Completions `tool_choice` for Spine's setting: "auto" / "required" / "none",
+    `{"name": tool}`, or the API's own form (a mapping with a `type`) as given."""
+    if isinstance(choice, Mapping):
+        if "type" in choice:
+            return dict(choice)
+        return {"type": "function", "function": {"name": choice["name"]}}
+    return str(choice)
+
+
 class OpenAIProvider(BaseProvider):
     """OpenAI models through Chat Completions (scheme `openai`).
 
+    The reference's form works unchanged: `OpenAIProvider("gpt-4o", client=AsyncOpenAI(...),
+    temperature=0.2)` (see `BaseProvider` for `client=` and `**defaults`).
+
     Settings: `temperature`, `top_p`, `max_tokens` (sent as `max_completion_tokens`), `stop`,
-    `seed`, `tool_choice`, `output_schema` (`response_format` json_schema; `strict` from the
-    setting, default False so any JSON schema is accepted), `thinking` (`reasoning_effort`).
-    Reasoning text from compatible servers (`reasoning_content` / `reasoning` fields) is kept
-    on `Message.thinking`. The SDK client is built with `max_retries=0`.
+    `seed`, `tool_choice` ("auto" / "required" / "none" / `{"name": ...}`, or the API's own
+    form), `output_schema` (`response_format` json_schema; `strict` from the setting, default
+    False so any JSON schema is accepted), `thinking` (`reasoning_effort`). Any other setting
+    (`store`, `metadata`, `service_tier`, `parallel_tool_calls`, a server's own field) is sent
+    as is. Reasoning text from compatible servers (`reasoning_content` / `reasoning` fields)
+    is kept on `Message.thinking`. The SDK client is built with `max_retries=0`.
+
+    Usage: `output_tokens` includes reasoning tokens, also from servers that count them
+    beside `completion_tokens` (see `_base.output_tokens`).
+
+    Streams: tool-call fragments are assembled by index; a delta that repeats its call's id
+    (and name) continues that call. A stream ends with a finish reason, or with `[DONE]`
+    after a complete message (some OpenAI-compatible upstreams, such as OpenRouter serving
+    Kimi K2, never send a finish reason): the finish reason is then tool_calls when there are
+    calls, else stop.
 
     Raises (on calls):
         ProviderError: auth when no key is set (`OPENAI_API_KEY`), otherwise the mapped error.
@@ -101,7 +135,7 @@ class OpenAIProvider(BaseProvider):
     name = "openai"
     extra = "openai"
     env_vars: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
-    default_model = "gpt-4.1-mini"
+    default_model = DEFAULT_MODEL
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
     default_base_url: ClassVar[str | None] = None
 
@@ -138,11 +172,7 @@ class OpenAIProvider(BaseProvider):
             ]
         choice = settings.get("tool_choice")
         if choice is not None and (decls or choice == "none"):
-            request["tool_choice"] = (
-                {"type": "function", "function": {"name": choice["name"]}}
-                if isinstance(choice, Mapping)
-                else str(choice)
-            )
+            request["tool_choice"] = tool_choice(choice)
         max_tokens = self._max_tokens(settings, None)
         if max_tokens is not None:
             request[self.max_tokens_field] = max_tokens
@@ -150,7 +180,7 @@ class OpenAIProvider(BaseProvider):
             if settings.get(key) is not None:
                 request[key] = settings[key]
         if settings.get("stop"):
-            request["stop"] = list(settings["stop"])
+            request["stop"] = stop_sequences(settings["stop"])
         schema = settings.get("output_schema")
         if schema:
             request["response_format"] = {
@@ -163,23 +193,33 @@ class OpenAIProvider(BaseProvider):
             }
         if settings.get("thinking"):
             request["reasoning_effort"] = effort_of(settings["thinking"])
+        for key, value in self.passthrough(settings).items():
+            request.setdefault(key, value)
         return request
 
     async def _send(self, request: dict[str, Any]) -> Any:
-        return await self.client.chat.completions.create(**request)
+        create = self.client.chat.completions.create
+        return await create(**sdk_arguments(create, request))
 
     def _usage(self, usage: Any, model: str | None) -> Usage:
         if usage is None:
             return self._priced(Usage(), model)
         prompt = getattr(usage, "prompt_tokens_details", None)
         completion = getattr(usage, "completion_tokens_details", None)
+        input_tokens = usage.prompt_tokens or 0
+        reasoning = getattr(completion, "reasoning_tokens", None) or 0
         return self._priced(
             Usage(
-                input_tokens=usage.prompt_tokens or 0,
-                output_tokens=usage.completion_tokens or 0,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens(
+                    usage.completion_tokens or 0,
+                    reasoning,
+                    input_tokens=input_tokens,
+                    total=getattr(usage, "total_tokens", None),
+                ),
                 cache_read_tokens=getattr(prompt, "cached_tokens", None) or 0,
                 cache_write_tokens=getattr(prompt, "cache_write_tokens", None) or 0,
-                reasoning_tokens=getattr(completion, "reasoning_tokens", None) or 0,
+                reasoning_tokens=reasoning,
             ),
             model,
         )
@@ -225,12 +265,16 @@ class OpenAIProvider(BaseProvider):
     async def _stream(
         self, request: dict[str, Any], settings: Mapping[str, Any]
     ) -> AsyncIterator[StreamChunk]:
-        stream = await self.client.chat.completions.create(
-            **request, stream=True, stream_options={"include_usage": True}
+        create = self.client.chat.completions.create
+        stream = await create(
+            **sdk_arguments(
+                create, {**request, "stream": True, "stream_options": {"include_usage": True}}
+            )
         )
+        done = watch_done(stream)
         texts: list[str] = []
         reasoning: list[str] = []
-        pending: dict[int, PendingToolCall] = {}
+        calls = ToolCallAssembler()
         finish_reason: str | None = None
         usage: Any = None
         model: str | None = None
@@ -250,44 +294,34 @@ class OpenAIProvider(BaseProvider):
                         yield StreamChunk(delta=delta.content)
                     for call in delta.tool_calls or []:
                         function = call.function
-                        name = function.name if function else None
-                        fragment = (function.arguments if function else None) or ""
-                        current = pending.get(call.index)
-                        if current is None:
-                            current = pending[call.index] = PendingToolCall(
-                                call.id or f"call_{call.index}", name or ""
-                            )
-                        elif name:
-                            current.name += name
-                        current.arguments += fragment
-                        yield StreamChunk(
-                            type=ChunkType.TOOL_CALL,
+                        yield calls.add(
                             index=call.index,
-                            tool_call_id=call.id,
-                            tool_name=name,
-                            arguments_delta=fragment,
+                            call_id=call.id,
+                            name=function.name if function else None,
+                            fragment=(function.arguments if function else None) or "",
                         )
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
+        tool_calls = calls.tool_calls()
         if finish_reason is None:
-            raise self._truncated("a finish_reason arrived")
-        calls = []
-        for index in sorted(pending):
-            call = pending[index]
-            arguments, error = parse_arguments(call.arguments)
-            calls.append(
-                ToolCall(id=call.id, name=call.name, arguments=arguments, arguments_error=error)
-            )
+            # No finish reason: complete only if the stream said [DONE] (or, when the SDK's
+            # decoder cannot be watched, sent its final usage chunk) and every call parses.
+            ended = done.seen if done is not None else usage is not None
+            if not ended:
+                raise self._truncated("a finish_reason or [DONE] arrived")
+            broken = [c.name for c in tool_calls if c.arguments_error is not None]
+            if broken:
+                raise self._truncated(f"the arguments of {', '.join(broken)} were complete")
         thinking = [Thinking(text="".join(reasoning), provider=self.name)] if reasoning else []
         response = ModelResponse(
             message=Message(
                 role=Role.ASSISTANT,
                 content="".join(texts) or None,
-                tool_calls=calls,
+                tool_calls=tool_calls,
                 thinking=thinking,
             ),
             usage=self._usage(usage, model),
-            finish_reason=normalize_finish_reason(finish_reason, has_tool_calls=bool(calls)),
+            finish_reason=normalize_finish_reason(finish_reason, has_tool_calls=bool(tool_calls)),
             model=model,
         )
         yield StreamChunk(response=response)

@@ -4,7 +4,9 @@ Wire format: https://platform.openai.com/docs/api-reference/responses (openai 3.
 system prompt goes in `instructions`; tool calls are `function_call` items and their results
 `function_call_output` items keyed by `call_id`; reasoning items are requested with
 `include=["reasoning.encrypted_content"]` and sent back (id, summary, encrypted content) on the
-next turn, so the conversation works statelessly (`store` is left to the caller).
+next turn, so the conversation works statelessly: with `store=False` (a setting sent as is)
+nothing is kept on OpenAI's side
+(https://platform.openai.com/docs/guides/reasoning#encrypted-reasoning-items).
 """
 
 from __future__ import annotations
@@ -26,11 +28,19 @@ from spine_core.messages import (
 )
 from spine_core.provider import ChunkType, StreamChunk
 
-from ._base import PendingToolCall, parse_arguments, system_text, tool_decls
+from ._base import (
+    PendingToolCall,
+    output_tokens,
+    parse_arguments,
+    sdk_arguments,
+    system_text,
+    tool_decls,
+)
 from .openai_chat import OpenAIProvider, effort_of, image_url
 
 __all__ = ["OpenAIResponsesProvider"]
 
+_ENCRYPTED = "reasoning.encrypted_content"
 _INCOMPLETE = {
     "max_output_tokens": FinishReason.LENGTH,
     "content_filter": FinishReason.CONTENT_FILTER,
@@ -48,7 +58,11 @@ def _user_content(message: Message) -> str | list[dict[str, Any]]:
     ]
 
 
-def _items(messages: Sequence[Message], provider: str) -> list[dict[str, Any]]:
+def _items(
+    messages: Sequence[Message], provider: str, *, stateless: bool = False
+) -> list[dict[str, Any]]:
+    """Input items. With `stateless` (`store=False`) a reasoning item without encrypted content
+    is left out: OpenAI kept nothing it could be looked up by."""
     items: list[dict[str, Any]] = []
     for message in messages:
         if message.role is Role.SYSTEM:
@@ -63,6 +77,8 @@ def _items(messages: Sequence[Message], provider: str) -> list[dict[str, Any]]:
             )
         elif message.role is Role.ASSISTANT:
             for thought in message.thinking:
+                if stateless and not thought.signature:
+                    continue
                 if thought.provider == provider and thought.id:
                     item: dict[str, Any] = {
                         "type": "reasoning",
@@ -97,11 +113,14 @@ class OpenAIResponsesProvider(OpenAIProvider):
     `output_schema` (`text.format` json_schema), `thinking` (`reasoning.effort` with
     `summary: "auto"`; reasoning summaries land on `Message.thinking` with the encrypted
     content as the signature). `stop` and `seed` are not supported by the API and are ignored.
+    Any other setting (`store`, `include`, `metadata`, `service_tier`, `truncation`, ...) is
+    sent as is; an `include` list is merged with the one `thinking` asks for.
     Finish reasons: `incomplete_details.reason` max_output_tokens → length, content_filter →
     content_filter; otherwise tool_calls when the output has function calls, else stop.
     """
 
     name = "openai-responses"
+    ignored_settings = frozenset({"stop", "seed"})
 
     def build_request(
         self,
@@ -109,7 +128,11 @@ class OpenAIResponsesProvider(OpenAIProvider):
         tools: Sequence[Mapping[str, Any]] | None,
         settings: Mapping[str, Any],
     ) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": self.model, "input": _items(messages, self.name)}
+        stateless = settings.get("store") is False
+        request: dict[str, Any] = {
+            "model": self.model,
+            "input": _items(messages, self.name, stateless=stateless),
+        }
         system = system_text(messages)
         if system:
             request["instructions"] = system
@@ -127,11 +150,13 @@ class OpenAIResponsesProvider(OpenAIProvider):
             ]
         choice = settings.get("tool_choice")
         if choice is not None and (decls or choice == "none"):
-            request["tool_choice"] = (
-                {"type": "function", "name": choice["name"]}
-                if isinstance(choice, Mapping)
-                else str(choice)
-            )
+            if isinstance(choice, Mapping):
+                native = "type" in choice
+                request["tool_choice"] = (
+                    dict(choice) if native else {"type": "function", "name": choice["name"]}
+                )
+            else:
+                request["tool_choice"] = str(choice)
         max_tokens = self._max_tokens(settings, None)
         if max_tokens is not None:
             request["max_output_tokens"] = max_tokens
@@ -148,26 +173,40 @@ class OpenAIResponsesProvider(OpenAIProvider):
                     "strict": bool(schema.get("strict", False)),
                 }
             }
+        extra = self.passthrough(settings)
         if settings.get("thinking"):
             request["reasoning"] = {"effort": effort_of(settings["thinking"]), "summary": "auto"}
-            request["include"] = ["reasoning.encrypted_content"]
+        if settings.get("thinking") or settings.get("store") is False:
+            # Stateless turns replay reasoning by its encrypted content, so always ask for it.
+            given = [i for i in extra.pop("include", None) or () if i != _ENCRYPTED]
+            request["include"] = [*given, _ENCRYPTED]
+        for key, value in extra.items():
+            request.setdefault(key, value)
         return request
 
     async def _send(self, request: dict[str, Any]) -> Any:
-        return await self.client.responses.create(**request)
+        create = self.client.responses.create
+        return await create(**sdk_arguments(create, request))
 
     def _usage(self, usage: Any, model: str | None) -> Usage:
         if usage is None:
             return self._priced(Usage(), model)
         inputs = getattr(usage, "input_tokens_details", None)
         outputs = getattr(usage, "output_tokens_details", None)
+        input_tokens = usage.input_tokens or 0
+        reasoning = getattr(outputs, "reasoning_tokens", None) or 0
         return self._priced(
             Usage(
-                input_tokens=usage.input_tokens or 0,
-                output_tokens=usage.output_tokens or 0,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens(
+                    usage.output_tokens or 0,
+                    reasoning,
+                    input_tokens=input_tokens,
+                    total=getattr(usage, "total_tokens", None),
+                ),
                 cache_read_tokens=getattr(inputs, "cached_tokens", None) or 0,
                 cache_write_tokens=getattr(inputs, "cache_write_tokens", None) or 0,
-                reasoning_tokens=getattr(outputs, "reasoning_tokens", None) or 0,
+                reasoning_tokens=reasoning,
             ),
             model,
         )
@@ -218,7 +257,8 @@ class OpenAIResponsesProvider(OpenAIProvider):
     async def _stream(
         self, request: dict[str, Any], settings: Mapping[str, Any]
     ) -> AsyncIterator[StreamChunk]:
-        stream = await self.client.responses.create(**request, stream=True)
+        create = self.client.responses.create
+        stream = await create(**sdk_arguments(create, {**request, "stream": True}))
         pending: dict[str, PendingToolCall] = {}
         final: Any = None
         async with stream:

@@ -1,23 +1,36 @@
-"""Serve recorded API payloads (../shared/cassettes, vcrpy YAML) through httpx2.MockTransport."""
+"""External recordings of real API exchanges, read where they are (never copied here).
+
+The recordings are vcrpy YAML cassettes from another project (see the folder's INDEX.md). The
+folder is `$SPINE_CASSETTES`, else `../shared/cassettes` beside the repository; a relative
+`SPINE_CASSETTES` is taken from the repository root.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import os
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import yaml
 
-CASSETTES = Path(__file__).resolve().parents[2].parent / "shared" / "cassettes"
+from ..fakes import Server
+
+REPOSITORY = Path(__file__).resolve().parents[3]
 _DROP = {"content-length", "transfer-encoding", "content-encoding", "connection"}
+
+
+def cassettes_dir(environ: dict[str, str] | None = None) -> Path:
+    """The folder of recordings named by `SPINE_CASSETTES` (default ../shared/cassettes)."""
+    env = os.environ if environ is None else environ
+    path = Path(env.get("SPINE_CASSETTES") or REPOSITORY.parent / "shared" / "cassettes")
+    return path if path.is_absolute() else REPOSITORY / path
 
 
 def load_cassette(name: str) -> list[dict[str, Any]]:
     """The interactions of `<provider>/<file>.yaml`."""
-    data = yaml.safe_load((CASSETTES / name).read_text())
+    data = yaml.safe_load((cassettes_dir() / name).read_text())
     return list(data["interactions"])
 
 
@@ -36,27 +49,6 @@ def _response_of(interaction: dict[str, Any]) -> httpx2.Response:
     else:
         content = recorded["body"]["string"].encode()
     return httpx2.Response(recorded["status"]["code"], headers=headers, content=content)
-
-
-@dataclass
-class Server:
-    """A fake API: answers each request with the next queued response, records requests."""
-
-    responses: list[httpx2.Response | Callable[[httpx2.Request], httpx2.Response]]
-    requests: list[httpx2.Request] = field(default_factory=list)
-
-    def handler(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests.append(request)
-        if not self.responses:
-            raise AssertionError(f"unexpected request {request.method} {request.url}")
-        item = self.responses.pop(0)
-        return item(request) if callable(item) else item
-
-    def client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(transport=httpx2.MockTransport(self.handler))
-
-    def body(self, index: int = -1) -> Any:
-        return json.loads(self.requests[index].content)
 
 
 def serve(name: str) -> Server:
