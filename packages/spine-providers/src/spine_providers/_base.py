@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from spine_core.errors import ProviderError, ProviderErrorKind
+from spine_core.loop import current_loop
 from spine_core.messages import Message, ModelResponse, Role, Usage
 from spine_core.provider import StreamChunk
 
@@ -255,6 +256,7 @@ class BaseProvider(ABC):
         self._http_client = http_client
         self._client: Any = client
         self._owns_client = client is None
+        self._client_loop: object | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"
@@ -282,9 +284,15 @@ class BaseProvider(ABC):
 
     @property
     def client(self) -> Any:
-        """The SDK client: the one given as `client=`, else one created on first use."""
-        if self._client is None:
-            self._client = self._make_client()
+        """The SDK client: the one given as `client=`, else one created on first use on the
+        running event loop (SDK clients are bound to their loop, and each `run_sync` starts a
+        new one: a client made on a loop that is no longer running is dropped and remade)."""
+        if self._owns_client:
+            loop = current_loop()
+            if self._client is not None and self._client_loop is not loop:
+                self._client = None  # its loop is gone: it cannot even be closed there
+            if self._client is None:
+                self._client, self._client_loop = self._make_client(), loop
         return self._client
 
     @abstractmethod
