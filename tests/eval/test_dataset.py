@@ -39,7 +39,7 @@ cases:
     assert first.expected == "Paris" and first.metadata == {"source": "atlas"}
     assert [s.name for s in first.scorers] == ["exact_match", "contains"]
     assert first.scorers[1].params == {"values": ["Par"], "mode": "any"}
-    assert data.cases[1].id == "case-2"
+    assert data.cases[1].id == "case-1"
     assert data.scorers[0].params == {"max_usd": 0.5}
 
 
@@ -53,7 +53,7 @@ def test_error_names_file_case_index_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.yaml", "cases:\n  - input: ok\n  - input: x\n    tags: 5\n")
     with pytest.raises(DatasetError) as info:
         load_dataset(path)
-    assert str(info.value).startswith(f"{path}:4: case 1 ('case-2'): field 'tags'")
+    assert str(info.value).startswith(f"{path}:4: case 1 ('case-1'): field 'tags'")
 
 
 def test_errors_name_the_line_of_the_case_or_its_field(tmp_path: Path) -> None:

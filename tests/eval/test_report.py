@@ -136,7 +136,7 @@ async def test_markdown_has_summary_scorers_and_one_row_per_case(agent: Agent) -
         for line in markdown.splitlines()
         if line.startswith("| one ") or line.startswith("| two ")
     ]
-    assert len(rows) == 2 and "weather -> clock" in rows[0]
+    assert len(rows) == 2 and "weather -&gt; clock" in rows[0]
 
 
 async def test_terminal_table_lists_cases_and_summary(agent: Agent) -> None:

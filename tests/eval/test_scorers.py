@@ -86,10 +86,38 @@ async def test_json_schema_validates_typed_output_and_json_answers() -> None:
 async def test_json_schema_reports_each_violation() -> None:
     score = await run(JSONSchema(SCHEMA), make_result(output={"city": 1, "temp": -100, "x": 0}))
     assert not score.passed
-    assert "$.city: expected string" in score.reason
-    assert "below minimum" in score.reason
-    assert "unexpected property 'x'" in score.reason
+    assert "$.city: 1 is not of type 'string'" in score.detail
+    assert "$.temp: -100 is less than the minimum of -90" in score.detail
+    assert "('x' was unexpected)" in score.detail
     assert not (await run(JSONSchema(SCHEMA), make_result("not json"))).passed
+
+
+async def test_json_schema_checks_every_keyword_of_the_dialect() -> None:
+    """Keywords a hand-written subset skipped: if/then/else, dependentRequired, $ref into
+    $defs, and `format` (checked as an assertion)."""
+    schema = {
+        "$defs": {"when": {"type": "string", "format": "date"}},
+        "type": "object",
+        "properties": {"kind": {"enum": ["trip", "note"]}, "date": {"$ref": "#/$defs/when"}},
+        "if": {"properties": {"kind": {"const": "trip"}}},
+        "then": {"required": ["date"]},
+        "dependentRequired": {"date": ["kind"]},
+    }
+    ok = await run(JSONSchema(schema), make_result(output={"kind": "trip", "date": "2026-01-31"}))
+    assert ok.passed, ok.detail
+    missing = await run(JSONSchema(schema), make_result(output={"kind": "trip"}))
+    assert "'date' is a required property" in missing.detail
+    bad_date = await run(JSONSchema(schema), make_result(output={"kind": "trip", "date": "soon"}))
+    assert "$.date: 'soon' is not a 'date'" in bad_date.detail
+    lonely = await run(JSONSchema(schema), make_result(output={"date": "2026-01-31"}))
+    assert "'kind' is a dependency of 'date'" in lonely.detail
+
+
+def test_json_schema_rejects_an_invalid_schema_up_front() -> None:
+    import jsonschema
+
+    with pytest.raises(jsonschema.SchemaError):
+        JSONSchema({"type": "strnig"})
 
 
 async def test_json_schema_accepts_a_pydantic_model() -> None:

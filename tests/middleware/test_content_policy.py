@@ -75,6 +75,8 @@ async def test_tool_call_turns_are_not_screened_as_answers() -> None:
     assert (await agent.run("go")).ok
 
 
-def test_policy_needs_a_rule() -> None:
-    with pytest.raises(ValueError):
-        ContentPolicy()
+async def test_a_policy_without_rules_blocks_nothing() -> None:
+    """`ContentPolicy()` is a valid reference call: with no rule, every text passes."""
+    provider = ScriptedProvider(["anything goes"])
+    result = await Agent(provider, middleware=[ContentPolicy()]).run("EXPLOIT")
+    assert result.stopped_reason is StopReason.FINAL and result.answer == "anything goes"

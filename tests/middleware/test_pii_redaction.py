@@ -62,8 +62,8 @@ def test_entities_selects_what_is_masked() -> None:
 
 
 def test_unknown_entity_is_rejected() -> None:
-    with pytest.raises(ValueError, match="ssn"):
-        PIIRedaction(["ssn"])
+    with pytest.raises(ValueError, match="passport"):
+        PIIRedaction(["passport"])
 
 
 @tool

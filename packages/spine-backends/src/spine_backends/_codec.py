@@ -12,6 +12,7 @@ from spine_core import RunStatus, State
 
 __all__ = [
     "assemble",
+    "check_session_id",
     "decode_header",
     "encode_header",
     "encode_messages",
@@ -54,6 +55,40 @@ def validate_key_prefix(prefix: str) -> str:
     if not isinstance(prefix, str) or _KEY_PREFIX.fullmatch(prefix) is None:
         raise ValueError(f"invalid key prefix {prefix!r}: use letters, digits and '_:.-'")
     return prefix
+
+
+def check_session_id(
+    session_id: str, *, store: str, allow_nul: bool = True, max_bytes: int | None = None
+) -> str:
+    """Return `session_id` when `store` can keep it as it is.
+
+    Every store needs text that encodes as UTF-8 (no lone surrogates such as "\\ud800");
+    PostgreSQL text also cannot hold U+0000 (`allow_nul=False`) and its primary-key index
+    caps a key at 2,704 bytes (`max_bytes`).
+
+    Raises:
+        TypeError: `session_id` is not a str.
+        ValueError: the id cannot be stored; the message says why.
+    """
+    if not isinstance(session_id, str):
+        raise TypeError(f"a session id is a str, not {type(session_id).__name__}")
+    try:
+        size = len(session_id.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{store} cannot store session id {session_id!r}: it is not valid Unicode "
+            f"(lone surrogate at position {exc.start})"
+        ) from None
+    if not allow_nul and "\x00" in session_id:
+        raise ValueError(
+            f"{store} cannot store session id {session_id!r}: it contains U+0000 (NUL), "
+            "which PostgreSQL text cannot hold"
+        )
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(
+            f"{store} cannot store a session id of {size} UTF-8 bytes (at most {max_bytes})"
+        )
+    return session_id
 
 
 def run_status(value: RunStatus | str) -> RunStatus:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import builtins
 import json
+import logging
 import time
 from collections import OrderedDict
 from typing import Any
@@ -13,6 +14,7 @@ from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, RunSta
 
 from ._codec import (
     assemble,
+    check_session_id,
     encode_header,
     encode_messages,
     run_status,
@@ -22,6 +24,8 @@ from ._codec import (
 from ._postgres import PoolOwner, qualified
 
 __all__ = ["PostgresCheckpoint"]
+
+_log = logging.getLogger("spine_backends")
 
 _DDL = """
 {schema_ddl}
@@ -47,6 +51,15 @@ CREATE TABLE IF NOT EXISTS {m} (
 """
 
 _B64 = "$spine_b64"
+_MAX_ID_BYTES = 2048  # under the 2,704-byte btree row limit of the (session_id, seq) keys
+
+
+def _sid(session_id: str) -> str:
+    return check_session_id(
+        session_id, store="PostgresCheckpoint", allow_nul=False, max_bytes=_MAX_ID_BYTES
+    )
+
+
 _KNOWN_MAX = 10_000
 
 
@@ -170,6 +183,7 @@ class PostgresCheckpoint:
         Raises:
             ValueError: the stored state is from a newer Spine.
         """
+        _sid(session_id)
         pool = await self._pool()
         row = await pool.fetchrow(self._sql_get, session_id)
         if row is None:
@@ -186,8 +200,8 @@ class PostgresCheckpoint:
         Raises:
             CheckpointConflict: another writer committed first; nothing was changed.
         """
+        sid, now, total = _sid(state.session_id), time.time(), len(state.messages)
         pool = await self._pool()
-        sid, now, total = state.session_id, time.time(), len(state.messages)
         header = _encode_header(encode_header(state, updated_at=now))
         fields = [state.agent, state.tenant_id, state.status.value, STATE_VERSION, state.step]
         known = self._known.get(sid)
@@ -232,12 +246,14 @@ class PostgresCheckpoint:
 
     async def delete(self, session_id: str) -> bool:
         """Remove the session and its messages (one statement); True when it existed."""
+        _sid(session_id)
         pool = await self._pool()
         self._known.pop(session_id, None)
         return int(await pool.fetchval(self._sql_delete, session_id)) > 0
 
     async def revision(self, session_id: str) -> int:
         """The session's stored compare-and-set revision (0 when it does not exist)."""
+        _sid(session_id)
         pool = await self._pool()
         stored = await pool.fetchval(
             f"SELECT revision FROM {self._h} WHERE session_id = $1", session_id
@@ -264,19 +280,30 @@ class PostgresCheckpoint:
             tenant_id,
             statuses,
         )
-        return [
-            CheckpointInfo(
-                session_id=r["session_id"],
-                agent=r["agent"],
-                tenant_id=r["tenant_id"],
-                status=run_status(r["status"]),
-                revision=r["revision"],
-                step=r["step"],
-                message_count=r["message_count"],
-                updated_at=r["updated_at"],
+        found = []
+        for r in rows:
+            try:
+                found_status = run_status(r["status"])
+            except ValueError:
+                _log.warning(
+                    "PostgresCheckpoint.list skipped session %r: unknown status %r",
+                    r[0],
+                    r["status"],
+                )
+                continue
+            found.append(
+                CheckpointInfo(
+                    session_id=r["session_id"],
+                    agent=r["agent"],
+                    tenant_id=r["tenant_id"],
+                    status=found_status,
+                    revision=r["revision"],
+                    step=r["step"],
+                    message_count=r["message_count"],
+                    updated_at=r["updated_at"],
+                )
             )
-            for r in rows
-        ]
+        return found
 
 
 def _encode_header(header: str) -> str:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, RunStatus, State
 
-from ._codec import assemble, decode_header, encode_header, encode_messages, run_status
-from ._redis import RedisStoreBase, text
+from ._codec import (
+    assemble,
+    check_session_id,
+    decode_header,
+    encode_header,
+    encode_messages,
+    run_status,
+)
+from ._redis import DEFAULT_MAX_CONNECTIONS, DEFAULT_POOL_TIMEOUT_S, RedisStoreBase, join_key, text
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -53,47 +61,73 @@ return redis.call('DEL', KEYS[1])
 """
 
 _KNOWN_MAX = 10_000
+_log = logging.getLogger("spine_backends.redis")
 
 
 class RedisCheckpoint(RedisStoreBase):
     """A `CheckpointStore` in Redis, shared by every worker that points at the same server.
 
-    Layout under `prefix`: a hash per session (`{prefix}:s:{session_id}`: revision, message
-    count, format version, JSON header), a list of JSON messages (`{prefix}:m:{session_id}`)
-    and a set of session ids (`{prefix}:sessions`). `put` is one Lua script (atomic on the
+    Layout under `prefix` (default "spine:checkpoint:", the reference's): a hash per session
+    (`spine:checkpoint:s:{session_id}`: revision, message count, format version, JSON
+    header), a list of JSON messages (`...:m:{session_id}`) and a set of session ids
+    (`...:sessions`). `put` is one Lua script (atomic on the
     server): it checks the revision, appends the messages added since the stored count and
     replaces the header, so a write costs O(new messages). The store remembers the message
     count it last saw per session to send only the new messages in one round trip; when that
     guess is stale the script answers with the right index and the write is retried once.
+
+    The client this store creates uses a blocking connection pool: at most
+    `max_connections` commands are in flight, and further callers wait (up to
+    `pool_timeout_s` seconds) for a free connection, so a thousand concurrent runs queue
+    instead of failing with `MaxConnectionsError`. `list()` skips a session whose stored
+    header is unreadable and logs it (logger "spine_backends.redis"), so one corrupt row
+    cannot hide every other session.
 
     Redis keeps this data only as durably as the server is configured to (AOF / RDB); a
     single-node layout (the index set spans sessions, so Redis Cluster is not supported).
 
     Args:
         url: Redis URL (`redis://host:port/db`, `rediss://`, `unix://`); ignored with `client`.
-        client: An existing `redis.asyncio.Redis` (not closed by `aclose`).
+        client: An existing `redis.asyncio.Redis` (not closed by `aclose`; its own pool).
         prefix: Key prefix; letters, digits and `_:.-`.
+        max_connections: Most connections the created client's pool opens.
+        pool_timeout_s: Seconds a command waits for a pooled connection before
+            `redis.ConnectionError`; None waits forever.
 
     Raises:
-        ValueError: invalid `prefix`.
+        ValueError: invalid `prefix`, `max_connections` below 1, or (per call) a session id
+            that is not valid Unicode.
         ImportError: `redis` is not installed (`pip install "spine-backends[redis]"`).
     """
 
     def __init__(
         self,
-        url: str = "redis://127.0.0.1:6379/0",
+        url: str = "redis://localhost:6379",
         *,
         client: Redis | None = None,
-        prefix: str = "spine",
+        prefix: str = "spine:checkpoint:",
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout_s: float | None = DEFAULT_POOL_TIMEOUT_S,
     ) -> None:
-        super().__init__(url, client=client, prefix=prefix)
+        super().__init__(
+            url,
+            client=client,
+            prefix=prefix,
+            max_connections=max_connections,
+            pool_timeout_s=pool_timeout_s,
+        )
         self._script: Any = None
         self._delete_script: Any = None
         self._known: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
     def _keys(self, session_id: str) -> list[str]:
+        check_session_id(session_id, store="RedisCheckpoint")
         p = self._prefix
-        return [f"{p}:s:{session_id}", f"{p}:m:{session_id}", f"{p}:sessions"]
+        return [join_key(p, "s", session_id), join_key(p, "m", session_id), self._index]
+
+    @property
+    def _index(self) -> str:
+        return join_key(self._prefix, "sessions")
 
     def _remember(self, session_id: str, revision: int, count: int) -> None:
         self._known[session_id] = (revision, count)
@@ -177,7 +211,7 @@ class RedisCheckpoint(RedisStoreBase):
             ValueError: `status` is not a `RunStatus` value.
         """
         wanted = run_status(status) if status is not None else None
-        ids = sorted(text(i) for i in await self.client.smembers(f"{self._prefix}:sessions"))
+        ids = sorted(text(i) for i in await self.client.smembers(self._index))
         if not ids:
             return []
         async with self.client.pipeline(transaction=False) as pipe:
@@ -185,22 +219,47 @@ class RedisCheckpoint(RedisStoreBase):
                 pipe.hmget(self._keys(sid)[0], ["revision", "count", "header"])
             replies = await pipe.execute()
         found = []
+        corrupt: builtins.list[str] = []
         for sid, (revision, count, raw) in zip(ids, replies, strict=True):
             if revision is None:
                 continue
-            header = decode_header(raw)
-            info = CheckpointInfo(
-                session_id=sid,
-                agent=header.get("agent", "agent"),
-                tenant_id=header.get("tenant_id"),
-                status=run_status(header.get("status", "running")),
-                revision=int(revision),
-                step=int(header.get("step", 0)),
-                message_count=int(count),
-                updated_at=float(header.get("updated_at", 0.0)),
-            )
+            try:
+                info = _info(sid, revision, count, raw)
+            except (ValueError, TypeError, AttributeError) as exc:  # bad JSON or fields
+                corrupt.append(sid)
+                _log.warning(
+                    "RedisCheckpoint.list skipped session %r: unreadable header: %s", sid, exc
+                )
+                continue
             if (tenant_id is None or info.tenant_id == tenant_id) and (
                 wanted is None or info.status == wanted
             ):
                 found.append(info)
+        if corrupt:
+            _log.warning(
+                "RedisCheckpoint.list skipped %d unreadable session(s): %s",
+                len(corrupt),
+                ", ".join(repr(c) for c in corrupt),
+            )
         return sorted(found, key=lambda i: i.updated_at)
+
+
+def _info(sid: str, revision: Any, count: Any, raw: Any) -> CheckpointInfo:
+    """The `CheckpointInfo` of one stored header.
+
+    Raises:
+        ValueError / TypeError / AttributeError: the header is not a readable JSON object.
+    """
+    header = decode_header(raw)
+    if not isinstance(header, dict):
+        raise ValueError(f"the header is a JSON {type(header).__name__}, not an object")
+    return CheckpointInfo(
+        session_id=sid,
+        agent=str(header.get("agent", "agent")),
+        tenant_id=header.get("tenant_id"),
+        status=run_status(header.get("status", "running")),
+        revision=int(revision),
+        step=int(header.get("step", 0)),
+        message_count=int(count or 0),
+        updated_at=float(header.get("updated_at", 0.0)),
+    )

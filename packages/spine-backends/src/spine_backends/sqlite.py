@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, RunSta
 
 from ._codec import (
     assemble,
+    check_session_id,
     decode_header,
     encode_header,
     encode_messages,
@@ -24,6 +26,8 @@ from ._codec import (
 )
 
 __all__ = ["SQLiteCheckpoint"]
+
+_log = logging.getLogger("spine_backends")
 
 T = TypeVar("T")
 
@@ -50,9 +54,14 @@ CREATE TABLE IF NOT EXISTS {m} (
 """
 
 
+def _sid(session_id: str) -> str:
+    return check_session_id(session_id, store="SQLiteCheckpoint")
+
+
 class SQLiteCheckpoint:
     """A `CheckpointStore` in one SQLite file: the embedded default (`spine run` keeps its
-    sessions in `.spine/state.db`).
+    sessions in `.spine/state.db`; constructed without a path, the reference's `spine.db` in
+    the working directory).
 
     Layout: a header row per session (`{table}`: revision, status, tenant, message count and
     the JSON header) and one row per message (`{table}_messages`, keyed by session and
@@ -64,7 +73,7 @@ class SQLiteCheckpoint:
     the compare-and-set holds across threads and processes sharing the file.
 
     Args:
-        path: Database file (parent folders are created), or ":memory:".
+        path: Database file (parent folders are created), or ":memory:"; default "spine.db".
         table: Header table name; messages go to `{table}_messages`. Validated as an SQL
             identifier.
         synchronous: SQLite `synchronous` pragma. "NORMAL" (default) survives a killed process
@@ -78,7 +87,7 @@ class SQLiteCheckpoint:
 
     def __init__(
         self,
-        path: str | Path = ".spine/state.db",
+        path: str | Path = "spine.db",
         *,
         table: str = "spine_checkpoints",
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
@@ -149,7 +158,7 @@ class SQLiteCheckpoint:
         Raises:
             ValueError: the stored state is from a newer Spine.
         """
-        found = await self._call(self._read, session_id)
+        found = await self._call(self._read, _sid(session_id))
         if found is None:
             return None
         revision, header, rows = found
@@ -181,6 +190,7 @@ class SQLiteCheckpoint:
         Raises:
             CheckpointConflict: another writer committed first; nothing was changed.
         """
+        _sid(state.session_id)
         revision, now = await self._call(self._write, state)
         state.revision = revision
         state.updated_at = now
@@ -237,7 +247,7 @@ class SQLiteCheckpoint:
 
     async def delete(self, session_id: str) -> bool:
         """Remove the session and its messages; True when it existed."""
-        return await self._call(self._delete, session_id)
+        return await self._call(self._delete, _sid(session_id))
 
     def _delete(self, session_id: str) -> bool:
         con = self._connect()
@@ -253,7 +263,7 @@ class SQLiteCheckpoint:
 
     async def revision(self, session_id: str) -> int:
         """The session's stored compare-and-set revision (0 when it does not exist)."""
-        return await self._call(self._revision, session_id)
+        return await self._call(self._revision, _sid(session_id))
 
     def _revision(self, session_id: str) -> int:
         row = (
@@ -273,19 +283,28 @@ class SQLiteCheckpoint:
             ValueError: `status` is not a `RunStatus` value.
         """
         rows = await self._call(self._list, tenant_id, status_values(status))
-        return [
-            CheckpointInfo(
-                session_id=r[0],
-                agent=r[1],
-                tenant_id=r[2],
-                status=run_status(r[3]),
-                revision=r[4],
-                step=r[5],
-                message_count=r[6],
-                updated_at=r[7],
+        found = []
+        for r in rows:
+            try:
+                found_status = run_status(r[3])
+            except ValueError:
+                _log.warning(
+                    "SQLiteCheckpoint.list skipped session %r: unknown status %r", r[0], r[3]
+                )
+                continue
+            found.append(
+                CheckpointInfo(
+                    session_id=r[0],
+                    agent=r[1],
+                    tenant_id=r[2],
+                    status=found_status,
+                    revision=r[4],
+                    step=r[5],
+                    message_count=r[6],
+                    updated_at=r[7],
+                )
             )
-            for r in rows
-        ]
+        return found
 
     def _list(
         self, tenant_id: str | None, statuses: builtins.list[str] | None

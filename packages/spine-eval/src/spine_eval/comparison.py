@@ -91,7 +91,7 @@ def _means(report: EvalReport, case_id: str) -> dict[str, float]:
     sums: dict[str, list[float]] = {}
     for trial in report.case(case_id).trials:
         for score in trial.scores:
-            sums.setdefault(score.scorer, []).append(score.value)
+            sums.setdefault(score.name, []).append(score.value)
     return {name: sum(v) / len(v) for name, v in sums.items()}
 
 

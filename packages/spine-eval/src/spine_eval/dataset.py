@@ -6,7 +6,7 @@ File format (YAML or JSON) — a mapping with `cases:` or a bare list of cases::
     scorers:                    # optional; applied to every case
       - cost_budget: {max_usd: 0.01}
     cases:
-      - id: lists-files         # optional; default "case-<n>" (1-based)
+      - id: lists-files         # optional; default "case-<n>", n its 0-based position
         input: "What files are in this repository?"
         expected: "list_files"  # optional reference value read by scorers without a value
         tags: [tools]
@@ -37,9 +37,9 @@ from .scoring import ScorerRef, ScorerSpec, build_scorer, parse_scorer_spec
 __all__ = ["Case", "Dataset", "DatasetError", "load_dataset"]
 
 
-class DatasetError(SpineError):
+class DatasetError(SpineError, ValueError):
     """A dataset file could not be read; the message names the file, the case index (0-based)
-    and the field."""
+    and the field. A `ValueError`, as the reference's `load_dataset` raises."""
 
 
 class Case(BaseModel):
@@ -185,7 +185,7 @@ def _case(path: Path, index: int, raw: Any, lines: _Lines | None) -> Case:
     if "input" not in raw:
         raise DatasetError(f"{at()}: field 'input' is required")
     fields = dict(raw)
-    fields.setdefault("id", f"case-{index + 1}")
+    fields.setdefault("id", f"case-{index}")
     fields["id"] = str(fields["id"])
     fields["scorers"] = _scorers(path, fields.get("scorers") or [], f"{at('scorers')}: scorers")
     try:

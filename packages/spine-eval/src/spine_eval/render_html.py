@@ -106,8 +106,8 @@ def _status(case: CaseResult) -> str:
 
 def _trial_cells(trial: Trial) -> str:
     scores = "".join(
-        f'<span class="score {"pass" if s.passed else "fail"}" title="{escape(s.reason)}">'
-        f"{escape(s.scorer)} {s.value:.2f}</span>"
+        f'<span class="score {"pass" if s.passed else "fail"}" title="{escape(s.detail)}">'
+        f"{escape(s.name)} {s.value:.2f}</span>"
         for s in trial.scores
     )
     tools = "<br>".join(

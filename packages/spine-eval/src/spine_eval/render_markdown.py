@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from .render_terminal import trajectory_text
 from .report import CaseResult, EvalReport
 
-__all__ = ["render_markdown"]
+__all__ = ["md_text", "render_markdown"]
+
+_MARKUP = str.maketrans({c: f"\\{c}" for c in "\\`*_[]|#"})
+
+
+def md_text(text: str, limit: int | None = 120) -> str:
+    """`text` as inert Markdown on one line: HTML (`<`, `>`, `&`) becomes entities, so an
+    answer or input cannot inject tags into a rendered report; Markdown markup (`` ` * _ [ ]
+    | # \\ ``) is backslash-escaped; whitespace runs become one space; cut to `limit`
+    characters (None: no cut)."""
+    text = " ".join(text.split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return escape(text, quote=False).translate(_MARKUP)
 
 
 def _cell(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return md_text(text, limit)
 
 
 def _status(case: CaseResult) -> str:
@@ -61,21 +75,28 @@ def render_markdown(report: EvalReport) -> str:
         "",
         "## Cases",
         "",
-        "| case | result | scores | tools | answer |",
-        "|---|---|---|---|---|",
+        "| case | result | scores | tools | input | answer |",
+        "|---|---|---|---|---|---|",
     ]
     for case in report.cases:
         trial = case.trials[0] if case.trials else None
         if trial is None:
             continue
         scores = ", ".join(
-            f"{x.scorer} {x.value:.2f}{'' if x.passed else ' ✗'}" for x in trial.scores
+            f"{x.name} {x.value:.2f}{'' if x.passed else ' ✗'}" for x in trial.scores
         )
-        answer = trial.answer
+        answer = _cell(trial.answer)
         if trial.error is not None:
-            answer = f"**{trial.error.get('type')}**: {trial.error.get('message', '')}"
+            error = f"{trial.error.get('type')}: {trial.error.get('message', '')}"
+            answer = f"**{_cell(error)}**"
         lines.append(
             f"| {_cell(case.id)} | {_status(case)} | {_cell(scores) or '-'} | "
-            f"{_cell(trajectory_text(case))} | {_cell(answer)} |"
+            f"{_cell(trajectory_text(case))} | {_cell(case.input, 80)} | {answer} |"
         )
+    failures = [(case, repeat, why) for case in report.cases for repeat, why in case.failures()]
+    if failures:
+        lines += ["", "## Failures", ""]
+        for case, repeat, why in failures:
+            run = f" (run {repeat + 1})" if report.repeats > 1 else ""
+            lines.append(f"- **{_cell(case.id)}**{run}: {md_text(why, 400)}")
     return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .report import CaseResult, EvalReport
@@ -18,6 +19,11 @@ def trajectory_text(case: CaseResult, limit: int = 6) -> str:
     if len(names) > limit:
         names = [*names[:limit], f"+{len(names) - limit}"]
     return " -> ".join(names) or "-"
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _status(case: CaseResult) -> str:
@@ -40,15 +46,23 @@ def print_report(report: EvalReport, console: Console | None = None) -> None:
     for case in report.cases:
         trial = case.trials[0] if case.trials else None
         scores = " ".join(
-            f"[{'green' if s.passed else 'red'}]{s.scorer}={s.value:.2f}[/]"
+            f"[green]{escape(s.name)}={s.value:.2f}[/]"
+            if s.passed
+            else f"[red]{escape(s.name)}={s.value:.2f}[/] {escape(_short(s.detail))}".rstrip()
             for s in (trial.scores if trial else [])
         )
         if trial is not None and trial.error is not None:
-            scores = f"[red]{trial.error.get('type')}: {trial.error.get('message', '')}[/]"
+            error = f"{trial.error.get('type')}: {trial.error.get('message', '')}"
+            scores = f"[red]{escape(error)}[/]"
         latency = sum(t.latency_s for t in case.trials) / max(len(case.trials), 1)
         cost = sum(t.usage.cost_usd for t in case.trials)
         table.add_row(
-            case.id, _status(case), scores, trajectory_text(case), f"{latency:.2f}s", f"${cost:.4f}"
+            escape(case.id),
+            _status(case),
+            scores,
+            escape(trajectory_text(case)),
+            f"{latency:.2f}s",
+            f"${cost:.4f}",
         )
     console.print(table)
     summary = Table.grid(padding=(0, 2))

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, computed_field
 
 from spine_core import Usage
 
@@ -104,6 +104,61 @@ class CaseResult(BaseModel):
         """Some trial ended with an error."""
         return any(t.error is not None for t in self.trials)
 
+    # The reference's per-case fields, read from the trials (with one repeat, that trial's).
+
+    @property
+    def answer(self) -> str:
+        """The first trial's answer ("" without trials)."""
+        return self.trials[0].answer if self.trials else ""
+
+    @property
+    def latency_s(self) -> float:
+        """Mean wall-clock seconds of a trial."""
+        return _mean([t.latency_s for t in self.trials])
+
+    @property
+    def cost_usd(self) -> float:
+        """The agent's spend over every trial, USD."""
+        return sum(t.usage.cost_usd for t in self.trials)
+
+    @property
+    def tokens(self) -> int:
+        """The agent's input + output tokens over every trial."""
+        return sum(t.usage.total_tokens for t in self.trials)
+
+    @property
+    def error(self) -> str | None:
+        """The first trial error as "Type: message", or None when no trial failed."""
+        for trial in self.trials:
+            if trial.error is not None:
+                kind, message = trial.error.get("type", "Error"), trial.error.get("message", "")
+                return f"{kind}: {message}" if message else str(kind)
+        return None
+
+    @property
+    def stopped_reason(self) -> str:
+        """The most common stop reason of the trials ("" without trials)."""
+        reasons = Counter(t.stopped_reason for t in self.trials).most_common(1)
+        return reasons[0][0] if reasons else ""
+
+    @property
+    def scores(self) -> list[Score]:
+        """Every trial's scores, trial by trial."""
+        return [score for trial in self.trials for score in trial.scores]
+
+    def failures(self) -> list[tuple[int, str]]:
+        """Why trials failed: (repeat, "scorer: detail" or "Type: message") per failure."""
+        found = []
+        for trial in self.trials:
+            if trial.error is not None:
+                found.append(
+                    (trial.repeat, f"{trial.error.get('type')}: {trial.error.get('message', '')}")
+                )
+            for score in trial.scores:
+                if not score.passed:
+                    found.append((trial.repeat, f"{score.name}: {score.detail or 'failed'}"))
+        return found
+
 
 class ScorerSummary(BaseModel):
     """Aggregate of one scorer over every trial it scored: mean value and pass rate."""
@@ -164,7 +219,7 @@ class Summary(BaseModel):
         for trial in trials:
             usage.add(trial.usage)
             for score in trial.scores:
-                by_scorer.setdefault(score.scorer, []).append(score)
+                by_scorer.setdefault(score.name, []).append(score)
                 if score.usage is not None:
                     judge.add(score.usage)
         latencies = [t.latency_s for t in trials]
@@ -231,12 +286,21 @@ class EvalReport(BaseModel):
     duration_s: float = 0.0
     concurrency: int = 1
     repeats: int = 1
-    cases: list[CaseResult] = Field(default_factory=list)
+    cases: list[CaseResult] = Field(
+        default_factory=list, validation_alias=AliasChoices("cases", "results")
+    )
     summary: Summary | None = None
 
     def model_post_init(self, context: Any, /) -> None:
         if self.summary is None:
             self.summary = Summary.of(self.cases, self.repeats)
+
+    @classmethod
+    def from_results(cls, results: list[CaseResult]) -> EvalReport:
+        """A report aggregating `results` (the reference's constructor); `repeats` is the
+        most trials any case has."""
+        repeats = max((len(r.trials) for r in results), default=1) or 1
+        return cls(cases=list(results), repeats=repeats)
 
     @property
     def stats(self) -> Summary:
@@ -245,9 +309,78 @@ class EvalReport(BaseModel):
         return self.summary
 
     @property
+    def results(self) -> list[CaseResult]:
+        """The per-case results, in dataset order (the reference's name of `cases`)."""
+        return self.cases
+
+    # The reference's aggregates. With one repeat each counts cases; with repeats > 1,
+    # `total` and `passed` count cases and the others count runs (trials).
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> int:
+        """Number of cases."""
+        return self.stats.cases
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def passed(self) -> int:
+        """Cases whose every run passed."""
+        return sum(case.passed for case in self.cases)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def pass_rate(self) -> float:
-        """Fraction of trials that passed."""
+        """Fraction of runs that passed (the mean pass@1; `passed / total` with one repeat)."""
         return self.stats.pass_rate
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def scorer_means(self) -> dict[str, float]:
+        """Scorer name -> mean value over every run it scored."""
+        return {name: scorer.mean for name, scorer in self.stats.scorers.items()}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_total_usd(self) -> float:
+        """The agent's total spend, USD (judges' spend is in `stats.judge_usage`)."""
+        return self.stats.cost_usd_total
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_avg_usd(self) -> float:
+        """The agent's spend per run, USD."""
+        return self.stats.cost_usd_avg
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tokens_total(self) -> int:
+        """The agent's input + output tokens, summed."""
+        return self.stats.total_tokens
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def latency_avg_s(self) -> float:
+        """Mean seconds per run."""
+        return self.stats.latency_avg_s
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def latency_p95_s(self) -> float:
+        """95th percentile of seconds per run (linear interpolation)."""
+        return self.stats.latency_p95_s
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def error_rate(self) -> float:
+        """Fraction of runs that ended with an error."""
+        return self.stats.error_rate
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stop_reasons(self) -> dict[str, int]:
+        """Stop reason -> runs."""
+        return dict(self.stats.stop_reasons)
 
     def case(self, case_id: str) -> CaseResult:
         """The result of the case with this id.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from spine_core import Agent, Message, Result, Usage
 
 from .dataset import Case, Dataset
 from .report import CaseResult, EvalReport, Trial
-from .scoring import Score, Scorer, ScorerSpec, build_scorer
+from .scoring import Score, Scorer, ScorerSpec, build_scorer, run_scorer
 from .trajectory import tool_calls
 
 __all__ = ["AgentFactory", "EvalProgress", "evaluate"]
@@ -26,6 +28,8 @@ AgentFactory = Callable[[], Agent | Awaitable[Agent]]
 """Builds a fresh agent for each run (sync or async)."""
 
 ScorerLike = Scorer | ScorerSpec | str | dict[str, Any]
+
+_log = logging.getLogger("spine_eval")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,31 +61,41 @@ class EvalProgress:
 async def evaluate(
     agent: Agent | AgentFactory,
     dataset: Dataset | Iterable[Case],
-    scorers: Sequence[ScorerLike] = (),
+    scorers: Sequence[ScorerLike] | None = None,
     *,
     concurrency: int = 1,
     repeats: int = 1,
     timeout_s: float | None = None,
     progress: Callable[[EvalProgress], None] | None = None,
     agent_name: str | None = None,
+    keep_sessions: bool = False,
 ) -> EvalReport:
-    """Run every case `repeats` times, score each run and aggregate the results.
+    """Evaluate `agent` over `dataset`; each case runs in a fresh session.
 
-    Each run starts a fresh session (a new session id; with a factory, also a fresh agent).
-    Runs are independent: an exception while building the agent, running it or scoring it is
-    recorded on that run (`Trial.error`) and the evaluation goes on.
+    Every case runs `repeats` times; each run is scored and the results aggregated. Each run
+    starts a fresh session (a new session id; with a factory, also a fresh agent), and unless
+    `keep_sessions` the session (and its sub-agents' sessions) is deleted from the agent's
+    checkpoint store once scored, so evaluations do not pile up sessions in a persistent store
+    such as `.spine/state.db`. Runs are independent: an exception while building the agent,
+    running it or scoring it is recorded on that run (`Trial.error`) and the evaluation goes
+    on. `concurrency` bounds simultaneous runs; keep it at 1 when the provider or a scorer is
+    not safe to call concurrently.
 
     Args:
         agent: An `Agent`, or a factory returning one (sync or async) called for every run.
         dataset: A `Dataset` or any iterable of `Case`s.
         scorers: Applied to every case, in addition to the dataset's and each case's own
-            scorers: `Scorer` instances or references such as `"contains:values=[a]"`.
+            scorers: `Scorer` instances (the reference's `score(case, result)` form, or with
+            a `latency_s` keyword) or references such as `"contains:values=[a]"`; None for
+            none.
         concurrency: Runs in flight at once (>= 1).
         repeats: Runs per case (>= 1); with k > 1 the report has pass@k and pass^k.
         timeout_s: Wall-clock seconds allowed per run; a run over it is cancelled and
             recorded with a TimeoutError and stop reason "timeout".
         progress: Called after every finished run with an `EvalProgress`.
         agent_name: The agent's label in the report (default: the agent's or factory's name).
+        keep_sessions: Leave each run's session in the checkpoint store (e.g. to inspect it
+            with `spine trace`); session ids are "eval-<run>-<case index>-<repeat>".
 
     Returns:
         The `EvalReport`, cases in dataset order.
@@ -93,17 +107,23 @@ async def evaluate(
     if concurrency < 1 or repeats < 1:
         raise ValueError(f"concurrency and repeats must be >= 1, got {concurrency}, {repeats}")
     data = dataset if isinstance(dataset, Dataset) else Dataset(cases=list(dataset))
-    shared = [build_scorer(s) for s in scorers] + [build_scorer(s) for s in data.scorers]
+    shared = [build_scorer(s) for s in scorers or ()] + [build_scorer(s) for s in data.scorers]
     per_case = {case.id: shared + [build_scorer(s) for s in case.scorers] for case in data.cases}
-    jobs = deque((case, repeat) for case in data.cases for repeat in range(repeats))
+    jobs = deque(
+        (index, case, repeat) for index, case in enumerate(data.cases) for repeat in range(repeats)
+    )
     trials: dict[tuple[str, int], Trial] = {}
     tally = _Tally(total=len(jobs), progress=progress)
     started = time.perf_counter()
+    run_id = uuid.uuid4().hex[:12]
 
     async def worker() -> None:
         while jobs:
-            case, repeat = jobs.popleft()
-            trial = await _run_trial(agent, case, repeat, per_case[case.id], timeout_s)
+            index, case, repeat = jobs.popleft()
+            session = f"eval-{run_id}-{index}-{repeat}"
+            trial = await _run_trial(
+                agent, case, repeat, per_case[case.id], timeout_s, session, keep_sessions
+            )
             trials[(case.id, repeat)] = trial
             tally.add(case.id, trial)
 
@@ -191,13 +211,50 @@ async def _run_trial(
     repeat: int,
     scorers: list[Scorer],
     timeout_s: float | None,
+    session_id: str,
+    keep_session: bool,
+) -> Trial:
+    built: list[Agent] = []
+    try:
+        return await _trial(agent, case, repeat, scorers, timeout_s, session_id, built_by=built)
+    finally:
+        if built and not keep_session:
+            with anyio.CancelScope(shield=True):
+                await _forget(built[0], session_id)
+
+
+async def _forget(agent: Agent, session_id: str) -> None:
+    """Delete an eval run's session from the agent's store, with the sessions its sub-agents
+    kept there (`<session>/...`); a store that refuses is logged, never fatal."""
+    store = agent.checkpoint
+    try:
+        await store.delete(session_id)
+        listing = getattr(store, "list", None)
+        if listing is not None and any(t.forwards_decisions for t in agent.tools.values()):
+            for info in await listing():
+                if info.session_id.startswith(f"{session_id}/"):
+                    await store.delete(info.session_id)
+    except Exception as exc:  # cleanup must not fail the evaluation
+        _log.warning("spine-eval could not delete session %r: %s", session_id, exc)
+
+
+async def _trial(
+    agent: Agent | AgentFactory,
+    case: Case,
+    repeat: int,
+    scorers: list[Scorer],
+    timeout_s: float | None,
+    session_id: str,
+    *,
+    built_by: list[Agent],
 ) -> Trial:
     start = time.perf_counter()
     limit = anyio.fail_after(timeout_s) if timeout_s is not None else contextlib.nullcontext()
     try:
         with limit:
             built = await _make_agent(agent)
-            result = await built.run(_input(case))
+            built_by.append(built)
+            result = await built.run(_input(case), session_id=session_id)
     except TimeoutError:
         message = f"the run took longer than timeout_s={timeout_s}"
         return Trial(
@@ -241,7 +298,7 @@ def _input(case: Case) -> str | list[Message]:
 
 async def _score(scorer: Scorer, case: Case, result: Result, latency_s: float) -> Score:
     try:
-        return await scorer.score(case, result, latency_s=latency_s)
+        return await run_scorer(scorer, case, result, latency_s=latency_s)
     except Exception as exc:
         reason = f"scorer raised {type(exc).__name__}: {exc}"
-        return Score(scorer=scorer.name, value=0.0, passed=False, reason=reason)
+        return Score(name=scorer.name, value=0.0, passed=False, detail=reason)

@@ -8,11 +8,12 @@ keyword parameters and returns the scorer, so `contains:values=[a, b],mode=all` 
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from spine_core import Result, Usage, lookup
 from spine_core.registry import SCORERS
@@ -20,31 +21,56 @@ from spine_core.registry import SCORERS
 if TYPE_CHECKING:
     from .dataset import Case
 
-__all__ = ["Score", "Scorer", "ScorerRef", "ScorerSpec", "build_scorer", "parse_scorer_spec"]
+__all__ = [
+    "Score",
+    "Scorer",
+    "ScorerRef",
+    "ScorerSpec",
+    "build_scorer",
+    "parse_scorer_spec",
+    "run_scorer",
+]
 
 
 class Score(BaseModel):
-    """One scorer's verdict on one run of a case.
+    """One scorer's verdict on one run of a case (the reference's
+    `Score(name=, value=, passed=, detail=)`).
 
     Attributes:
-        scorer: The scorer's name.
+        name: The scorer's name (also accepted as `scorer=`, Spine's earlier keyword, and
+            readable as `score.scorer`).
         value: Score in [0, 1] (1 is best).
         passed: Whether the run meets the scorer's bar.
-        reason: Why, in one line a person reads in a report.
+        detail: Why, in one line a person reads in a report (also accepted as `reason=`,
+            readable as `score.reason`).
         usage: Tokens and cost (USD) the scorer itself spent (LLM judges), counted apart from
             the agent's own usage.
     """
 
-    scorer: str
+    name: str = Field(validation_alias=AliasChoices("name", "scorer"))
     value: float
     passed: bool
-    reason: str = ""
+    detail: str = Field("", validation_alias=AliasChoices("detail", "reason"))
     usage: Usage | None = None
+
+    @property
+    def scorer(self) -> str:
+        """The scorer's name (Spine's earlier name of `name`)."""
+        return self.name
+
+    @property
+    def reason(self) -> str:
+        """Why the run scored so (Spine's earlier name of `detail`)."""
+        return self.detail
 
 
 @runtime_checkable
 class Scorer(Protocol):
-    """What `evaluate` calls for each run of each case.
+    """What `evaluate` calls for each run of each case: the reference's protocol.
+
+    A scorer has a `name` and an async `score(case, result) -> Score`. A scorer that also
+    takes a `latency_s` keyword (or `**kwargs`) is given the run's wall-clock seconds;
+    one written to the reference's two-argument form is called without it.
 
     Attributes:
         name: Shown in reports; scorers with the same name are averaged together.
@@ -52,9 +78,34 @@ class Scorer(Protocol):
 
     name: str
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
-        """Judge `result`, the outcome of running `case` that took `latency_s` seconds."""
+    async def score(self, case: Case, result: Result) -> Score:
+        """Judge `result`, the outcome of running `case`."""
         ...
+
+
+def _takes_latency(scorer: Any) -> bool:
+    try:
+        params = inspect.signature(scorer.score).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: call it the reference's way
+        return False
+    return any(p.name == "latency_s" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+async def run_scorer(scorer: Scorer, case: Case, result: Result, *, latency_s: float) -> Score:
+    """`scorer.score(case, result)`, with `latency_s=` (seconds) when the scorer takes it.
+
+    Raises:
+        Exception: whatever the scorer raises.
+        TypeError: the scorer returned something other than a `Score`.
+    """
+    method: Any = scorer.score
+    if _takes_latency(scorer):
+        verdict = await method(case, result, latency_s=latency_s)
+    else:
+        verdict = await method(case, result)
+    if not isinstance(verdict, Score):
+        raise TypeError(f"scorer {scorer.name!r} returned {type(verdict).__name__}, not a Score")
+    return verdict
 
 
 class ScorerSpec(BaseModel):

@@ -5,7 +5,7 @@ from .circuit_breaker import CircuitBreaker, CircuitOpenError, CircuitState
 from .compaction import Compaction
 from .content_policy import ContentPolicy
 from .cost_tracking import DEFAULT_PRICES, CostTracking, Price
-from .idempotency import Idempotency
+from .idempotency import Claim, Idempotency
 from .loop_guard import LoopGuard
 from .memory_recall import MemoryRecall
 from .model_fallback import ModelFallback
@@ -15,7 +15,7 @@ from .rate_limit import RateLimit
 from .recorder import RecordedModelCall, RecordedToolResult, Recorder, Recording
 from .replayer import Replayer
 from .retry import Retry
-from .sandbox import Sandbox, SandboxedToolError, SandboxLimitError
+from .sandbox import Sandbox, SandboxedToolError, SandboxLimitError, SandboxUnavailableError
 from .structured_output import StructuredOutput
 from .tenant_budget import TenantBudget
 from .tool_output_truncation import ToolOutputTruncation
@@ -29,6 +29,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "CircuitState",
+    "Claim",
     "Compaction",
     "ContentPolicy",
     "CostTracking",
@@ -48,6 +49,7 @@ __all__ = [
     "Retry",
     "Sandbox",
     "SandboxLimitError",
+    "SandboxUnavailableError",
     "SandboxedToolError",
     "StructuredOutput",
     "TenantBudget",

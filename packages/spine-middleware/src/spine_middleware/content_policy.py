@@ -33,8 +33,10 @@ class ContentPolicy(Middleware):
         on_output: Screen final answers.
         message: The explanation the run ends with (`Result.answer`).
 
+    With neither `banned` nor `validate` the policy blocks nothing (as in the reference).
+
     Raises:
-        ValueError: neither `banned` nor `validate` given (a policy that blocks nothing).
+        re.error: a `banned` pattern does not compile.
         ImportError: `validate` is a path that cannot be imported.
     """
 
@@ -48,8 +50,6 @@ class ContentPolicy(Middleware):
         message: str = "blocked by content policy",
     ) -> None:
         self.banned = [re.compile(p, re.IGNORECASE) for p in (banned or ())]
-        if not self.banned and validate is None:
-            raise ValueError("ContentPolicy needs banned patterns or a validate predicate")
         self.validate: Callable[[str], Any] | None = (
             import_object(validate) if isinstance(validate, str) else validate
         )

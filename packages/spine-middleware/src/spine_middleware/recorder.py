@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,7 +24,48 @@ from spine_core import (
     tool_output_text,
 )
 
-__all__ = ["RecordedModelCall", "RecordedToolResult", "Recorder", "Recording"]
+__all__ = [
+    "RecordedModelCall",
+    "RecordedToolResult",
+    "Recorder",
+    "Recording",
+    "recording_path",
+    "safe_file_name",
+]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_MAX_NAME = 120
+
+
+def safe_file_name(session_id: str) -> str:
+    """`session_id` as one file-name component that cannot leave its folder: every character
+    but ASCII letters, digits, "_" and "-" is percent-encoded ("../x" -> "%2E%2E%2Fx"); a
+    result over 120 characters is cut and suffixed with a SHA-256 prefix of the id."""
+    name = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode()), session_id)
+    if not name:
+        name = "%00empty"
+    if len(name) > _MAX_NAME:
+        digest = hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        name = f"{name[: _MAX_NAME - 17]}-{digest}"
+    return name
+
+
+def recording_path(template: str, session_id: str) -> Path:
+    """The file for `session_id` under `template`: "{session_id}" replaced by
+    `safe_file_name(session_id)`.
+
+    Raises:
+        ValueError: the resulting path would leave the template's folder.
+    """
+    if "{session_id}" not in template:
+        return Path(template)
+    target = Path(template.replace("{session_id}", safe_file_name(session_id)))
+    base = Path(template.split("{session_id}", 1)[0] or ".")
+    base = base if template.split("{session_id}", 1)[0].endswith(("/", "\\")) else base.parent
+    if not target.resolve().is_relative_to(base.resolve()):
+        raise ValueError(f"session id {session_id!r} would write outside {str(base)!r}")
+    return target
+
 
 _REACHED = "recorder.reached"  # ctx.extra: ids of the tool calls that reached this recorder
 
@@ -75,7 +119,9 @@ class Recorder(Middleware):
 
     With `path`, the recording is also written there as JSON when a run ends; "{session_id}"
     in the path is replaced by the run's session id and the file then holds only that
-    session's calls (one file per session).
+    session's calls (one file per session). The id is made a safe file name first
+    (`safe_file_name`: "../x" becomes "%2E%2E%2Fx"), so no session id writes outside the
+    folder.
 
     Args:
         path: File to write at the end of each run, or None to keep the recording in memory
@@ -89,7 +135,7 @@ class Recorder(Middleware):
         tool_calls: The tool call of each result, index for index with `tool_results`.
     """
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, *, path: str | None = None) -> None:
         self.path = path
         self.model_responses: list[ModelResponse] = []
         self.tool_results: list[Any] = []
@@ -170,7 +216,7 @@ class Recorder(Middleware):
         if self.path is None:
             return
         per_session = "{session_id}" in self.path
-        target = anyio.Path(self.path.replace("{session_id}", state.session_id))
+        target = anyio.Path(recording_path(self.path, state.session_id))
         data = self.recording(state.session_id if per_session else None)
         await target.parent.mkdir(parents=True, exist_ok=True)
         await target.write_text(json.dumps(data, indent=2, ensure_ascii=False))

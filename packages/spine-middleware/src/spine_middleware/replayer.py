@@ -9,7 +9,7 @@ import anyio
 
 from spine_core import Middleware, ModelResponse, StepContext, ToolContext
 
-from .recorder import RecordedToolResult, Recorder, Recording
+from .recorder import RecordedToolResult, Recorder, Recording, recording_path
 
 __all__ = ["Replayer"]
 
@@ -59,7 +59,8 @@ class Replayer(Middleware):
 
     Accepts a `Recorder` (its recording as it is now), its `recording()` dict, or the
     `path` of a file `Recorder(path=...)` wrote ("{session_id}" is replaced by the run's
-    session id, read on the session's first call). Model responses replay in order
+    session id made a safe file name, as the recorder wrote it; read on the session's first
+    call). Model responses replay in order
     (`before_model` presets `ctx.response`); tool results replay by tool-call id when the
     recording has them (else in order), a recorded tool error as a tool error. When the
     recording is exhausted, calls fall through to the live provider and tools (so a longer
@@ -101,7 +102,7 @@ class Replayer(Middleware):
         self._tapes.clear()
 
     async def _tape(self, session_id: str) -> _Tape:
-        key = "" if self.path is None else self.path.replace("{session_id}", session_id)
+        key = "" if self.path is None else str(recording_path(self.path, session_id))
         tape = self._tapes.get(key)
         if tape is None:
             recording = self._recording

@@ -7,7 +7,7 @@ from spine_core import Result
 from ..dataset import Case
 from ..scoring import Score
 
-__all__ = ["CostBudget", "LatencyBudget"]
+__all__ = ["CostBudget", "LatencyBudget", "trace_seconds"]
 
 
 def _graded(limit: float, actual: float) -> float:
@@ -40,7 +40,7 @@ class CostBudget:
         self.max_usd = max_usd
         self.max_tokens = max_tokens
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
         values, parts = [], []
         cost, tokens = result.usage.cost_usd, result.usage.total_tokens
         if self.max_usd is not None:
@@ -51,11 +51,12 @@ class CostBudget:
             parts.append(f"{tokens} of {self.max_tokens} tokens")
         value = min(values)
         ok = value >= 1.0
-        return Score(scorer=self.name, value=value, passed=ok, reason=", ".join(parts))
+        return Score(name=self.name, value=value, passed=ok, detail=", ".join(parts))
 
 
 class LatencyBudget:
-    """The run finishes within `max_s` seconds of wall-clock time (measured by `evaluate`).
+    """The run finishes within `max_s` seconds of wall-clock time (measured by `evaluate`;
+    called without `latency_s`, the span of the run's trace events).
 
     Args:
         max_s: Seconds.
@@ -73,11 +74,20 @@ class LatencyBudget:
             raise ValueError("latency_budget: max_s must be > 0")
         self.max_s = max_s
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
-        value = _graded(self.max_s, latency_s)
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
+        seconds = trace_seconds(result) if latency_s is None else latency_s
+        value = _graded(self.max_s, seconds)
         return Score(
-            scorer=self.name,
+            name=self.name,
             value=value,
             passed=value >= 1.0,
-            reason=f"{latency_s:.3f}s of {self.max_s:.3f}s",
+            detail=f"{seconds:.3f}s of {self.max_s:.3f}s",
         )
+
+
+def trace_seconds(result: Result) -> float:
+    """Seconds from the run's first trace event to its last (0.0 with fewer than two): the
+    latency of a run scored without `evaluate`'s own measurement."""
+    if len(result.trace) < 2:
+        return 0.0
+    return max(0.0, result.trace[-1].ts - result.trace[0].ts)

@@ -20,7 +20,7 @@ Grade the answer against this rubric:
 
 {rubric}
 
-Reply with only a JSON object: {{"score": <number from 0 to 1>, "passed": <true|false>, \
+Reply with only a JSON object: {{"score": <number from 0 to 1>, "pass": <true|false>, \
 "reason": "<one sentence>"}}"""
 
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
@@ -124,35 +124,46 @@ def parse_verdict(text: str) -> tuple[float | None, bool | None, str]:
 
 
 class LLMJudge:
-    """A model grades each answer against a rubric.
+    """Grade the answer with another model (LLM-as-judge) against a rubric.
 
     The judge is sent the rubric, the case input, the expected answer (when the case has one),
     the tools the agent called and its answer, and must reply with a JSON verdict
-    `{"score": 0-1, "passed": bool, "reason": "..."}` (parsed tolerantly, see `parse_verdict`).
-    Its tokens and cost (USD) are recorded on the `Score.usage`, apart from the agent's usage.
+    `{"score": 0-1, "pass": bool, "reason": "..."}` (the reference's keys; "passed" works
+    too, and the reply is parsed tolerantly, see `parse_verdict`). Its tokens and cost (USD)
+    are recorded on the `Score.usage`, apart from the agent's usage.
 
     Args:
-        model: The judge: "scheme:model" (resolved through the provider registry) or a
-            `Provider`.
-        rubric: What a good answer does.
+        provider: The judge: a `Provider`, or "scheme:model" resolved through the provider
+            registry.
         threshold: Least score that passes when the judge gives no explicit verdict
             (default 0.5).
+        rubric: What a good answer does.
         name: Report name (default "llm_judge"; set it to tell several judges apart).
         settings: Provider settings for the judge's call (e.g. temperature).
+        model: Alias of `provider` (Spine's earlier keyword, used by YAML datasets).
 
-    An unparseable verdict or a failed judge call scores 0 with the problem as the reason.
+    An unparseable verdict ("unparseable judge reply: ...") or a failed judge call scores 0
+    with the problem as the detail.
+
+    Raises:
+        TypeError: neither `provider` nor `model` given.
+        PluginNotFoundError: the "scheme:model" names a scheme that is not installed.
     """
 
     def __init__(
         self,
-        model: str | Provider,
-        rubric: str = "The answer is correct, complete and answers the user's request.",
+        provider: str | Provider | None = None,
         *,
         threshold: float = 0.5,
+        rubric: str = "The answer is correct, complete and answers the user's request.",
         name: str = "llm_judge",
         settings: dict[str, Any] | None = None,
+        model: str | Provider | None = None,
     ) -> None:
-        self.provider = resolve_provider(model) if isinstance(model, str) else model
+        judge = provider if provider is not None else model
+        if judge is None:
+            raise TypeError("LLMJudge needs a provider (a Provider or 'scheme:model')")
+        self.provider: Provider = resolve_provider(judge) if isinstance(judge, str) else judge
         self.rubric = rubric
         self.threshold = threshold
         self.name = name
@@ -174,15 +185,16 @@ class LLMJudge:
             Message.user("\n\n".join(parts)),
         ]
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
         response = await self.provider.complete(self.prompt(case, result), None, **self.settings)
         usage = response.usage
         try:
             value, passed, reason = parse_verdict(response.message.text)
         except ValueError as exc:
-            return Score(scorer=self.name, value=0.0, passed=False, reason=str(exc), usage=usage)
+            detail = f"unparseable judge reply: {exc}"
+            return Score(name=self.name, value=0.0, passed=False, detail=detail, usage=usage)
         if value is None:
             value = 1.0 if passed else 0.0
         if passed is None:
             passed = value >= self.threshold
-        return Score(scorer=self.name, value=value, passed=passed, reason=reason, usage=usage)
+        return Score(name=self.name, value=value, passed=passed, detail=reason, usage=usage)

@@ -15,9 +15,8 @@ from spine_core import Result
 
 from ..dataset import Case
 from ..scoring import Score
-from ._jsonschema import validate
 
-__all__ = ["JSONSchema", "StructuredMatch", "structured_output"]
+__all__ = ["JSONSchema", "StructuredMatch", "schema_errors", "structured_output"]
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL)
 _MISSING = object()
@@ -47,13 +46,49 @@ def structured_output(result: Result) -> Any:
     return output
 
 
+def _validator(schema: dict[str, Any]) -> Any:
+    """A `jsonschema` validator for `schema` (its `$schema` dialect, else Draft 2020-12).
+
+    Raises:
+        jsonschema.SchemaError: `schema` is not a valid JSON Schema.
+    """
+    import jsonschema  # type: ignore[import-untyped]  # no stubs shipped
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
+    """Every violation of `schema` by `value` as "path: message" ("$" is the root), in the
+    order the `jsonschema` library reports them (the validator for the schema's `$schema`
+    dialect, Draft 2020-12 when it names none; `format` is checked as an assertion).
+
+    Raises:
+        jsonschema.SchemaError: `schema` is not a valid JSON Schema.
+    """
+    found = sorted(
+        _validator(schema).iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]
+    )
+    return [
+        "$"
+        + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)
+        + f": {e.message}"
+        for e in found
+    ]
+
+
 class JSONSchema:
-    """The structured output validates against a JSON Schema.
+    """The structured output validates against a JSON Schema, checked with the `jsonschema`
+    library (every keyword of the schema's dialect; Draft 2020-12 by default).
 
     Args:
-        schema: A JSON Schema (see `spine_eval.scorers._jsonschema` for the keywords checked),
-            or a Python type (pydantic model, dataclass, TypedDict) whose schema is used.
-            Default: the case's `expected` when it is a mapping.
+        schema: A JSON Schema, or a Python type (pydantic model, dataclass, TypedDict) whose
+            schema (`pydantic.TypeAdapter.json_schema`) is used. Default: the case's
+            `expected` when it is a mapping.
+
+    Raises:
+        jsonschema.SchemaError: the given schema is not a valid JSON Schema.
     """
 
     name = "json_schema"
@@ -61,19 +96,21 @@ class JSONSchema:
     def __init__(self, schema: dict[str, Any] | type | None = None) -> None:
         if schema is not None and not isinstance(schema, dict):
             schema = TypeAdapter(schema).json_schema()
+        if schema is not None:
+            _validator(schema)  # an invalid schema fails here, not on every case
         self.schema = schema
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
         schema = self.schema if self.schema is not None else case.expected
         if not isinstance(schema, dict):
             raise ValueError(f"json_schema: no schema given and case '{case.id}' has none")
         try:
             value = structured_output(result)
         except ValueError as exc:
-            return Score(scorer=self.name, value=0.0, passed=False, reason=str(exc))
-        errors = validate(value, schema)
+            return Score(name=self.name, value=0.0, passed=False, detail=str(exc))
+        errors = schema_errors(value, schema)
         reason = "output is valid" if not errors else "; ".join(errors[:3])
-        return Score(scorer=self.name, value=float(not errors), passed=not errors, reason=reason)
+        return Score(name=self.name, value=float(not errors), passed=not errors, detail=reason)
 
 
 class StructuredMatch:
@@ -104,14 +141,14 @@ class StructuredMatch:
         self.tolerance = tolerance
         self.threshold = threshold
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
         expected = self.expected if self.expected is not None else case.expected
         if not isinstance(expected, dict):
             raise ValueError(f"structured_match: case '{case.id}' needs a mapping 'expected'")
         try:
             actual = structured_output(result)
         except ValueError as exc:
-            return Score(scorer=self.name, value=0.0, passed=False, reason=str(exc))
+            return Score(name=self.name, value=0.0, passed=False, detail=str(exc))
         paths = self.fields or list(_leaves(expected))
         wrong = []
         for path in paths:
@@ -123,7 +160,7 @@ class StructuredMatch:
         reason = f"{len(paths) - len(wrong)}/{len(paths)} fields match"
         if wrong:
             reason += "; " + "; ".join(wrong[:3])
-        return Score(scorer=self.name, value=value, passed=value >= self.threshold, reason=reason)
+        return Score(name=self.name, value=value, passed=value >= self.threshold, detail=reason)
 
     def _equal(self, want: Any, got: Any) -> bool:
         numbers = (int, float)

@@ -51,14 +51,14 @@ class ExactMatch:
         text = text.strip() if self.strip else text
         return text if self.case_sensitive else text.casefold()
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
         expected = str(_reference(case, self.value, self.name))
         answer = result.answer or ""
         ok = self._norm(answer) == self._norm(expected)
         reason = (
             "answer matches" if ok else f"expected {_short(expected)!r}, got {_short(answer)!r}"
         )
-        return Score(scorer=self.name, value=float(ok), passed=ok, reason=reason)
+        return Score(name=self.name, value=float(ok), passed=ok, detail=reason)
 
 
 class Contains:
@@ -90,7 +90,7 @@ class Contains:
         self.mode = mode
         self.case_sensitive = case_sensitive
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
         raw = _reference(case, self.values, self.name)
         needles = [str(v) for v in (raw if isinstance(raw, list) else [raw])]
         if not needles:
@@ -110,7 +110,7 @@ class Contains:
             reason = f"found {found}"
         elif self.mode == "any":
             reason = f"none of {needles} found"
-        return Score(scorer=self.name, value=value, passed=ok, reason=reason)
+        return Score(name=self.name, value=value, passed=ok, detail=reason)
 
 
 class Regex:
@@ -146,15 +146,15 @@ class Regex:
         except re.error as exc:
             raise ValueError(f"regex: invalid pattern {pattern!r}: {exc}") from None
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
         compiled = self._compile(str(_reference(case, self.pattern, self.name)))
         answer = result.answer or ""
         text = answer.strip() if self.full else answer
         ok = bool(compiled.fullmatch(text) if self.full else compiled.search(text))
         verb = "matches" if ok else "does not match"
         return Score(
-            scorer=self.name,
+            name=self.name,
             value=float(ok),
             passed=ok,
-            reason=f"answer {verb} /{compiled.pattern}/",
+            detail=f"answer {verb} /{compiled.pattern}/",
         )

@@ -55,7 +55,7 @@ class ToolCalled:
         self.max_times = max_times
         self.succeeded = succeeded
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
         calls = [
             c
             for c in tool_calls(result)
@@ -72,7 +72,7 @@ class ToolCalled:
         )
         with_args = f" with {self.arguments}" if self.arguments else ""
         reason = f"'{self.tool}'{with_args} called {count} time(s), wanted {bound}"
-        return Score(scorer=self.name, value=float(ok), passed=ok, reason=reason)
+        return Score(name=self.name, value=float(ok), passed=ok, detail=reason)
 
 
 Step = str | dict[str, Any]
@@ -125,7 +125,7 @@ class ToolTrajectory:
             f"tool_trajectory: no tools given and case '{case.id}' has no list 'expected'"
         )
 
-    async def score(self, case: Case, result: Result, *, latency_s: float) -> Score:
+    async def score(self, case: Case, result: Result, *, latency_s: float | None = None) -> Score:
         expected = self._expected(case)
         actual = tool_calls(result)
         matched = self._matched(expected, actual)
@@ -139,7 +139,7 @@ class ToolTrajectory:
         names = " -> ".join(c.name for c in actual) or "(no tool calls)"
         want = " -> ".join(n for n, _ in expected) or "(none)"
         reason = f"called {names}; expected {self.mode.replace('_', ' ')}: {want}"
-        return Score(scorer=self.name, value=value, passed=ok, reason=reason)
+        return Score(name=self.name, value=value, passed=ok, detail=reason)
 
     def _matched(
         self, expected: list[tuple[str, dict[str, Any] | None]], actual: list[ToolCallRecord]

@@ -1,0 +1,199 @@
+"""spine_backends' checkpoint stores called exactly as the Spine API reference shows:
+SQLiteCheckpoint, RedisCheckpoint and PostgresCheckpoint (put / get / delete / revision), with
+the issue-13 fixes: a blocking Redis pool, a corrupt row not breaking `list()`, and a clear
+error for session ids a store cannot hold."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import anyio
+import pytest
+
+from spine_backends import PostgresCheckpoint, RedisCheckpoint, SQLiteCheckpoint
+from spine_core import Agent, CheckpointConflict, Message, State
+
+from .refkit import EMPTY, KW, POS, RefProvider, documented
+from .servicekit import postgres_dsn, postgres_table, redis_prefix, redis_url
+
+__all__ = ["postgres_dsn", "postgres_table", "redis_prefix", "redis_url"]  # fixtures
+
+pytestmark = pytest.mark.anyio
+
+
+def state(session_id: str, *texts: str) -> State:
+    new = State(session_id=session_id)
+    new.messages.extend(Message.user(t) for t in texts)
+    return new
+
+
+async def roundtrip(store: object) -> None:
+    """The reference's CheckpointStore calls: put, get, revision, delete."""
+    s = state("ref-session", "hello")
+    await store.put(s)  # type: ignore[attr-defined]
+    got = await store.get("ref-session")  # type: ignore[attr-defined]
+    assert got is not None and [m.content for m in got.messages] == ["hello"]
+    assert await store.revision("ref-session") == 1  # type: ignore[attr-defined]
+    got.messages.append(Message.assistant("hi"))
+    await store.put(got)  # type: ignore[attr-defined]
+    assert await store.revision("ref-session") == 2  # type: ignore[attr-defined]
+    await store.delete("ref-session")  # type: ignore[attr-defined]
+    assert await store.get("ref-session") is None  # type: ignore[attr-defined]
+    assert await store.revision("ref-session") == 0  # type: ignore[attr-defined]
+
+
+# -- SQLiteCheckpoint ------------------------------------------------------------------------
+
+
+def test_sqlite_signature_and_default_path() -> None:
+    documented(SQLiteCheckpoint, ("path", POS, "spine.db"))
+
+
+async def test_sqlite_default_path_is_spine_db_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = SQLiteCheckpoint()
+    await roundtrip(store)
+    await store.aclose()
+    assert (tmp_path / "spine.db").is_file()
+
+
+async def test_sqlite_as_an_agents_checkpoint(tmp_path: Path) -> None:
+    agent = Agent(RefProvider(["one", "two"]), checkpoint=SQLiteCheckpoint(tmp_path / "s.db"))
+    await agent.run("first", session_id="chat")
+    result = await agent.run("second", session_id="chat")
+    assert [m.content for m in result.state.messages] == ["first", "one", "second", "two"]
+
+
+async def test_sqlite_put_is_compare_and_set(tmp_path: Path) -> None:
+    store = SQLiteCheckpoint(str(tmp_path / "s.db"))
+    await store.put(state("s", "a"))
+    stale = state("s", "b")  # revision 0: written without reading the stored one
+    with pytest.raises(CheckpointConflict):
+        await store.put(stale)
+
+
+# -- RedisCheckpoint -------------------------------------------------------------------------
+
+
+def test_redis_signature() -> None:
+    documented(
+        RedisCheckpoint,
+        ("url", POS, "redis://localhost:6379"),
+        ("client", KW, None),
+        ("prefix", KW, "spine:checkpoint:"),
+    )
+
+
+async def test_redis_roundtrip_keeps_keys_under_the_prefix(
+    redis_url: str, redis_prefix: str
+) -> None:
+    import redis.asyncio as aioredis
+
+    store = RedisCheckpoint(redis_url, prefix=redis_prefix)
+    await store.put(state("k", "x"))
+    client = aioredis.from_url(redis_url)
+    keys = sorted([k.decode() async for k in client.scan_iter(match=f"{redis_prefix}*")])
+    await client.aclose()
+    assert keys and all(k.startswith(redis_prefix) and "::" not in k for k in keys)
+    await store.delete("k")
+    await roundtrip(store)
+    await store.aclose()
+
+
+async def test_redis_with_an_injected_client(redis_url: str, redis_prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    await roundtrip(RedisCheckpoint(client=client, prefix=redis_prefix))
+    await client.aclose()
+
+
+async def test_redis_survives_a_thousand_concurrent_operations(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Bug fix: redis-py's default pool raised MaxConnectionsError past 100 concurrent
+    commands (900 of 1,000 concurrent runs crashed); the store's pool blocks instead."""
+    store = RedisCheckpoint(redis_url, prefix=redis_prefix, max_connections=20)
+    failures: list[BaseException] = []
+
+    async def one(i: int) -> None:
+        try:
+            await store.put(state(f"s{i}", "hi"))
+            assert await store.get(f"s{i}") is not None
+        except Exception as exc:
+            failures.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(1000):
+            tg.start_soon(one, i)
+    await store.aclose()
+    assert failures == []
+
+
+async def test_redis_list_skips_and_reports_a_corrupt_row(
+    redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bug fix: one unreadable header broke `list()` for the whole store."""
+    store = RedisCheckpoint(redis_url, prefix=redis_prefix)
+    await store.put(state("good", "a"))
+    await store.put(state("bad", "b"))
+    await store.client.hset(f"{redis_prefix}s:bad", "header", "{not json")
+    with caplog.at_level(logging.WARNING):
+        listed = await store.list()
+    await store.aclose()
+    assert [i.session_id for i in listed] == ["good"]
+    assert "'bad'" in caplog.text
+
+
+# -- PostgresCheckpoint ----------------------------------------------------------------------
+
+
+def test_postgres_signature() -> None:
+    documented(
+        PostgresCheckpoint,
+        ("dsn", POS, None),
+        ("pool", KW, None),
+        ("table", KW, "spine_checkpoints"),
+    )
+    assert EMPTY  # the reference requires dsn; Spine also accepts pool= alone
+
+
+async def test_postgres_roundtrip(postgres_dsn: str, postgres_table: str) -> None:
+    store = PostgresCheckpoint(postgres_dsn, table=postgres_table)
+    await roundtrip(store)
+    await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("session_id", "why"),
+    [("a\x00b", "U+0000"), ("\ud800x", "not valid Unicode"), ("x" * 3000, "UTF-8 bytes")],
+)
+async def test_postgres_rejects_an_unstorable_session_id_clearly(
+    postgres_dsn: str, postgres_table: str, session_id: str, why: str
+) -> None:
+    """Bug fix: a NUL byte in a session id gave a raw asyncpg error."""
+    store = PostgresCheckpoint(postgres_dsn, table=postgres_table)
+    for call in (store.put(state(session_id, "x")), store.get(session_id)):
+        with pytest.raises(ValueError, match=re.escape(why)):
+            await call
+    await store.aclose()
+
+
+async def test_sqlite_and_redis_store_any_valid_session_id(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    for store in (
+        SQLiteCheckpoint(tmp_path / "s.db"),
+        RedisCheckpoint(redis_url, prefix=redis_prefix),
+    ):
+        for sid in ("a\x00b", "../x", "é/ü:*", ""):
+            await store.put(state(sid, "x"))
+            got = await store.get(sid)
+            assert got is not None and got.session_id == sid
+        with pytest.raises(ValueError, match="not valid Unicode"):
+            await store.put(state("\ud800", "x"))
+        await store.aclose()
