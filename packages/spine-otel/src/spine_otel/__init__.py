@@ -1,0 +1,1 @@
+"""OpenTelemetry for Spine (GenAI semantic conventions)."""
