@@ -6,6 +6,8 @@ from typing import Any
 
 import anyio
 
+from spine_core.loop import current_loop
+
 __all__ = ["PoolOwner", "qualified"]
 
 
@@ -26,6 +28,7 @@ class PoolOwner:
         self._sizes = (min_size, max_size)
         self._ready = False
         self._lock: anyio.Lock | None = None
+        self._loop: object | None = None
 
     async def pool(self, ddl: str, lock_name: str) -> Any:
         """The ready pool; the first call creates it (if needed) and runs `ddl`.
@@ -33,12 +36,17 @@ class PoolOwner:
         Raises:
             ImportError: asyncpg is missing (`pip install "spine-backends[postgres]"`).
         """
-        if self._ready:
+        loop = current_loop()
+        if self._owns_pool and self._pool is not None and self._loop is not loop:
+            # asyncpg pools are bound to their event loop, and each `run_sync` starts a new
+            # one: drop the old pool (its loop is gone, it cannot be closed) and make another.
+            self._pool, self._lock = None, None
+        if self._ready and self._pool is not None:
             return self._pool
-        if self._lock is None:
-            self._lock = anyio.Lock()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop = anyio.Lock(), loop
         async with self._lock:
-            if self._ready:
+            if self._ready and self._pool is not None:
                 return self._pool
             if self._pool is None:
                 try:
@@ -50,10 +58,11 @@ class PoolOwner:
                 self._pool = await asyncpg.create_pool(
                     self._dsn, min_size=self._sizes[0], max_size=self._sizes[1]
                 )
-            async with self._pool.acquire() as con, con.transaction():
-                await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock_name)
-                await con.execute(ddl)
-            self._ready = True
+            if not self._ready:
+                async with self._pool.acquire() as con, con.transaction():
+                    await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock_name)
+                    await con.execute(ddl)
+                self._ready = True
         return self._pool
 
     async def aclose(self) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
+from spine_core.loop import current_loop
+
 from ._codec import validate_key_prefix
 
 if TYPE_CHECKING:
@@ -91,13 +93,19 @@ class RedisStoreBase:
         self._url = url
         self._client = client
         self._owns_client = client is None
+        self._loop: object | None = None
         self.max_connections = max_connections
         self.pool_timeout_s = pool_timeout_s
 
     @property
     def client(self) -> Redis:
-        """The Redis client (created on first use)."""
+        """The Redis client: the one given, else one created on first use on the running
+        event loop (a redis.asyncio pool is bound to its loop, and each `run_sync` starts a
+        new one: a client made on a loop that is no longer running is dropped and remade)."""
+        if self._owns_client and self._client is not None and self._loop is not current_loop():
+            self._client = None  # its loop is gone: its connections cannot be used or closed
         if self._client is None:
+            self._loop = current_loop()
             self._client = connect(
                 self._url,
                 max_connections=self.max_connections,

@@ -176,7 +176,7 @@ class RedisCheckpoint(RedisStoreBase):
         for _ in range(3):
             args = [state.revision, start, len(state.messages), STATE_VERSION, header, sid]
             args.extend(encode_messages(state, start))
-            code, value = await self._script(keys=self._keys(sid), args=args)
+            code, value = await self._script(keys=self._keys(sid), args=args, client=self.client)
             if code == 1:
                 state.revision = int(value)
                 state.updated_at = now
@@ -193,7 +193,9 @@ class RedisCheckpoint(RedisStoreBase):
         if self._delete_script is None:
             self._delete_script = self.client.register_script(_DELETE)
         self._known.pop(session_id, None)
-        gone = await self._delete_script(keys=self._keys(session_id), args=[session_id])
+        gone = await self._delete_script(
+            keys=self._keys(session_id), args=[session_id], client=self.client
+        )
         return int(gone) > 0
 
     async def revision(self, session_id: str) -> int:

@@ -85,7 +85,9 @@ class RedisKeyValueStore(RedisStoreBase):
         if self._incr is None:
             self._incr = self.client.register_script(_INCR)
         value = await self._incr(
-            keys=[self._key(key)], args=[repr(float(amount)), _ttl_ms(ttl_s) or 0]
+            keys=[self._key(key)],
+            args=[repr(float(amount)), _ttl_ms(ttl_s) or 0],
+            client=self.client,
         )
         return float(text(value))
 
