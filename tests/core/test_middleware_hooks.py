@@ -392,3 +392,36 @@ async def test_a_hook_editing_settings_changes_this_call_only() -> None:
         {"temperature": 1.5},
         {"temperature": 1.5, "top_p": 0.5},
     ]
+
+
+@pytest.mark.anyio
+async def test_on_run_end_runs_before_a_checkpoint_conflict_propagates() -> None:
+    from spine_core import CheckpointConflict, InMemoryCheckpointStore
+
+    ended: list[str | None] = []
+
+    class Observe(Middleware):
+        async def on_run_end(self, state: State, result: Result) -> None:
+            ended.append(result.error)
+
+    class Racing(InMemoryCheckpointStore):
+        async def put(self, state: State) -> None:
+            if len(state.messages) > 1:  # another worker wins the session's next revision
+                raise CheckpointConflict(state.session_id, state.revision, state.revision + 1)
+            await super().put(state)
+
+    agent = Agent(ScriptedProvider(["hi"]), middleware=[Observe()], checkpoint=Racing())
+
+    with pytest.raises(CheckpointConflict):
+        await agent.run("go")
+    assert len(ended) == 1 and ended[0] is not None and "checkpoint conflict" in ended[0]
+
+
+def test_a_response_with_tool_calls_and_no_finish_reason_finishes_with_tool_calls() -> None:
+    response = ModelResponse(message=asks(call("add", a=1, b=2)))
+    assert response.finish_reason == "tool_calls"
+    assert ModelResponse(message=Message.assistant("done")).finish_reason == "stop"
+    assert (
+        ModelResponse(message=Message.assistant("x"), finish_reason="end_turn").finish_reason
+        == "stop"
+    )

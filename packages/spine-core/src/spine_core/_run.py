@@ -171,7 +171,8 @@ class Run:
         except StopRun as stop:
             reason, message = stop.reason, stop.message
             self.tracer.emit(EventType.GUARD_TRIP, reason=reason.value, message=message)
-        except CheckpointConflict:
+        except CheckpointConflict as conflict:
+            await self._end_on_conflict(conflict)
             raise
         except anyio.get_cancelled_exc_class():
             await self._record_outside_cancel()
@@ -180,6 +181,21 @@ class Run:
             reason, error, message = StopReason.ERROR, exc, str(exc)
         self.result = await self._finish(reason, error, message)
         return self.result
+
+    async def _end_on_conflict(self, conflict: CheckpointConflict) -> None:
+        """Another worker committed first: nothing is saved (the store has its progress), but
+        `on_run_end` hooks still see the run end (e.g. to close a span) before the conflict
+        propagates to the caller."""
+        detail = {"type": "CheckpointConflict", "message": str(conflict)}
+        self.result = Result(
+            stopped_reason=StopReason.ERROR,
+            state=self.state,
+            trace=self.tracer.events,
+            usage=self.state.run_usage,
+            error=str(conflict),
+            error_detail=detail,
+        )
+        await self.agent.chain.on_run_end(self.state, self.result)
 
     async def _record_outside_cancel(self) -> None:
         """The caller's scope cancelled the run (a closed stream, an outer timeout): checkpoint

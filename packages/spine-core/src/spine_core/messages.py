@@ -278,7 +278,7 @@ class ModelResponse(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
     message: Message
     usage: Usage = Field(default_factory=Usage)
-    finish_reason: FinishReason = FinishReason.STOP
+    finish_reason: FinishReason = Field(default=None, validate_default=True)
     model: str | None = None
     raw: Any = Field(default=None, exclude=True, repr=False)
     cached: bool = False
