@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
@@ -334,13 +334,16 @@ class Agent:
     def run_sync(
         self, input: Input | None, *, session_id: str | None = None, **kwargs: Any
     ) -> Result:
-        """`run` for synchronous code (same arguments).
+        """`run` for synchronous code (same arguments). Each call runs on a new event loop
+        and closes the clients it opened (provider, store) before returning; they reopen on
+        the next call.
 
         Raises:
             RuntimeError: called inside a running event loop (await `run` there instead).
         """
         _no_running_loop("run_sync", "run")
-        result = anyio.run(functools.partial(self.run, input, session_id=session_id, **kwargs))
+        call = functools.partial(self.run, input, session_id=session_id, **kwargs)
+        result = anyio.run(self._sync_call, call)
         self.last_result = result
         return result
 
@@ -351,7 +354,8 @@ class Agent:
             RuntimeError: called inside a running event loop (await `resume` there instead).
         """
         _no_running_loop("resume_sync", "resume")
-        result = anyio.run(functools.partial(self.resume, token, decision, **kwargs))
+        call = functools.partial(self.resume, token, decision, **kwargs)
+        result = anyio.run(self._sync_call, call)
         self.last_result = result
         return result
 
@@ -421,10 +425,21 @@ class Agent:
         return delegation
 
     async def aclose(self) -> None:
-        """Close the provider's client (and anything else the agent owns that can close)."""
-        close = getattr(self.provider, "aclose", None)
-        if close is not None:
-            await close()
+        """Close the clients the agent's provider, checkpoint store and tools' sub-agents made
+        (each closes only what it created; all reopen on their next use)."""
+        for owner in (self.provider, self.checkpoint):
+            close = getattr(owner, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _sync_call(self, call: Callable[[], Awaitable[Result]]) -> Result:
+        """One `run_sync` / `resume_sync` call: its event loop ends with the call, so the
+        loop-bound clients it opened (HTTP pools, Redis, asyncpg) are closed on that loop."""
+        try:
+            return await call()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.aclose()
 
     async def __aenter__(self) -> Agent:
         return self
