@@ -130,7 +130,14 @@ async def test_each_call_gets_its_own_empty_working_directory() -> None:
     second, _ = await run_tool(Sandbox(), "look_around")
     one, two = json.loads(first), json.loads(second)
     assert one["before"] == [] and two["before"] == []  # the first call's file is gone
-    assert one["tmp"] == ["spine-sandbox"]  # the host's /tmp is hidden
+    # The host's /tmp is hidden: only the sandbox's own folder shows, plus the top folder of
+    # what the child must run from when that lives under /tmp (the venv or the repository).
+    kept = {
+        path.parts[2]
+        for path in (Path(p).resolve() for p in (sys.prefix, sys.base_prefix, __file__))
+        if path.parts[1:2] == ("tmp",)
+    }
+    assert sorted(one["tmp"]) == sorted({"spine-sandbox", *kept})
     assert os.getcwd() != one["cwd"]
 
 
