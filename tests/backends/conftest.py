@@ -96,15 +96,20 @@ async def postgres_schema(postgres_dsn: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 def pgvector_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private PostgreSQL with the pgvector extension, for the whole session."""
-    try:
-        import pgserver
+    data = Path(tmp_path_factory.mktemp("pgvector")) / "data"
+    error: Exception | None = None
+    for _ in range(3):  # pgserver waits 10 s for pg_ctl start; a busy machine may need longer
+        try:
+            import pgserver
 
-        server: Any = pgserver.get_server(
-            Path(tmp_path_factory.mktemp("pgvector")) / "data", cleanup_mode="stop"
-        )
-        server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-    except Exception as exc:
-        _unavailable("a pgserver PostgreSQL with pgvector", exc)
+            server: Any = pgserver.get_server(data, cleanup_mode="stop")
+            server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+            error = None
+            break
+        except Exception as exc:
+            error = exc
+    if error is not None:
+        _unavailable("a pgserver PostgreSQL with pgvector", error)
     yield server.get_uri()
     server.cleanup()
 
