@@ -58,7 +58,7 @@ def test_approval_pause_prints_token_and_resume_in_new_process_runs_the_tool(
     spec = hitl_spec("delete_branch")
     paused = spine("run", str(spec), "clean up")
     assert paused.returncode == 2, paused.stderr
-    assert 'pending tool call: delete_branch({"name": "example"})' in paused.stdout
+    assert 'pending tool call: delete_branch(name="example")' in paused.stdout
     token = next(
         line.removeprefix("resume token: ")
         for line in paused.stdout.splitlines()
@@ -136,17 +136,35 @@ def test_answer_to_a_tool_question_becomes_its_result(
     assert json.loads(done.stdout)["answer"] == "Tool results:\n- pick_colour: blue"
 
 
-def test_resume_needs_exactly_one_decision(
+@needs_sqlite
+def test_resume_without_a_decision_reprints_the_pause_and_its_resume_command(
+    spine: SpineRunner, hitl_spec: Callable[[str], Path]
+) -> None:
+    spec = hitl_spec("delete_branch")
+    token = json.loads(spine("run", str(spec), "clean up", "--json").stdout)["resume_token"]
+    session = token.partition(":")[0]
+    for given in (token, session):
+        none = spine("resume", str(spec), given)
+        assert none.returncode == 1
+        assert none.stderr == (
+            f"spine: error: session '{session}' is paused for approval: Approve the call to "
+            f'\'delete_branch\' with arguments {{"name": "example"}}?; continue with: '
+            f"spine resume {spec} {token} --approve (or --reject REASON)\n"
+        )
+    assert spine("resume", str(spec), token, "--approve").returncode == 0  # the pause was kept
+
+
+def test_resume_needs_exactly_one_decision_and_an_existing_session(
     spine: SpineRunner, write: Callable[[str, str], Path]
 ) -> None:
     spec = write("agent.yaml", "model: test\ncheckpoint: memory\n")
-    none = spine("resume", str(spec), "sess:abc")
     both = spine("resume", str(spec), "sess:abc", "--approve", "--answer", "x")
-    assert none.returncode == both.returncode == 1
-    assert none.stderr.strip() == (
-        "spine: error: choose a decision: --approve, --reject [REASON], --decision VALUE "
-        "or --answer TEXT"
-    )
+    assert both.returncode == 1
     assert both.stderr.strip() == (
         "spine: error: give only one of --approve, --reject, --decision, --answer"
+    )
+    unknown = spine("resume", str(spec), "sess:abc", "--approve")
+    assert unknown.returncode == 1
+    assert unknown.stderr == (
+        "spine: error: no session 'sess' in the memory store (this process only)\n"
     )

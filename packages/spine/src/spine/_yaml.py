@@ -17,6 +17,13 @@ __all__ = ["Located", "expand_env", "read_yaml"]
 
 KeyPath = tuple[str | int, ...]
 
+MAX_VALUES = 100_000
+"""Most values (scalars, mappings, lists) a spec may expand to, aliases included: bounds the
+work an alias bomb (a few hundred bytes of nested `*alias` lists) can cause."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists a spec may use."""
+
 _ENV = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -94,6 +101,8 @@ def read_yaml(path: Path, *, label: str, env: Mapping[str, str] | None = None) -
         raise SpecError(label, f"YAML syntax error: {problem}", line=line) from None
     except yaml.YAMLError as exc:
         raise SpecError(label, f"YAML syntax error: {exc}") from None
+    except RecursionError:
+        raise SpecError(label, f"values nested deeper than {MAX_DEPTH} levels") from None
     finally:
         loader.dispose()
     located = Located(file=label, data=None)
@@ -103,12 +112,54 @@ def read_yaml(path: Path, *, label: str, env: Mapping[str, str] | None = None) -
         raise SpecError(
             label, "the spec must be a mapping of keys (name, model, tools, ...)", line=1
         )
-    located.data = _convert(node, (), located, os.environ if env is None else env)
+    walk = _Walk(located, os.environ if env is None else env)
+    located.data = walk.convert(node, ())
     return located
 
 
-def _convert(node: yaml.Node, path: KeyPath, located: Located, env: Mapping[str, str]) -> Any:
-    line = node.start_mark.line + 1
+@dataclass(slots=True)
+class _Walk:
+    """Converts composed YAML nodes to plain data, counting values (aliases expand to shared
+    nodes, so a bomb is cheap to compose and exponential to convert) and refusing cycles."""
+
+    located: Located
+    env: Mapping[str, str]
+    values: int = 0
+    open: set[int] = field(default_factory=set)
+
+    def convert(self, node: yaml.Node, path: KeyPath) -> Any:
+        line = node.start_mark.line + 1
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise SpecError(
+                self.located.file,
+                f"the spec expands to more than {MAX_VALUES:,} values through YAML aliases "
+                "(an alias bomb?)",
+                line=self.located.line_of(path[:1]),
+                path=path[:1],
+            )
+        if id(node) in self.open:
+            raise SpecError(
+                self.located.file,
+                f"recursive YAML alias: the value anchored at line {line} contains itself",
+                line=self.located.line_of(path[:1]),
+                path=path[:1],
+            )
+        if len(path) > MAX_DEPTH:
+            raise self.located.error(path[:1], f"values nested deeper than {MAX_DEPTH} levels")
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return _convert_scalar(node, path, line, self.located, self.env)
+        self.open.add(id(node))
+        try:
+            return _convert_collection(self, node, path, line)
+        finally:
+            self.open.discard(id(node))
+
+
+def _convert_collection(
+    walk: _Walk, node: yaml.MappingNode | yaml.SequenceNode, path: KeyPath, line: int
+) -> Any:
+    located = walk.located
     located.lines.setdefault(path, line)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -122,10 +173,15 @@ def _convert(node: yaml.Node, path: KeyPath, located: Located, env: Mapping[str,
                 raise SpecError(
                     located.file, f"duplicate key '{key}'", line=located.lines[child], path=child
                 )
-            out[key] = _convert(value_node, child, located, env)
+            out[key] = walk.convert(value_node, child)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), located, env) for i, item in enumerate(node.value)]
+    return [walk.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+
+
+def _convert_scalar(
+    node: yaml.Node, path: KeyPath, line: int, located: Located, env: Mapping[str, str]
+) -> Any:
+    located.lines.setdefault(path, line)
     try:
         value = _scalar(node)
     except yaml.constructor.ConstructorError as exc:

@@ -5,7 +5,9 @@ Every failure is re-raised as a `SpecError` that points at the spec key responsi
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,15 +17,24 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from spine_core import Agent, CheckpointStore, Guards, PluginNotFoundError, Tool, available
-from spine_core import resolve as resolve_plugin
-from spine_core.registry import CHECKPOINTS, MIDDLEWARE, resolve_provider
+from spine_core import (
+    Agent,
+    CheckpointStore,
+    Guards,
+    PluginNotFoundError,
+    Tool,
+    available,
+    lookup,
+)
+from spine_core.registry import CHECKPOINTS, MIDDLEWARE, PROVIDERS, resolve_provider
 
+from .diagnose import explain
 from .errors import SpecError
 from .output import schema_output_type
 from .spec import AgentSpec
+from .stores import StoreInfo, describe
 
-__all__ = ["DEFAULT_STATE_DB", "build_agent", "default_checkpoint"]
+__all__ = ["DEFAULT_STATE_DB", "build_agent", "build_checkpoint", "default_checkpoint"]
 
 DEFAULT_STATE_DB = Path(".spine") / "state.db"
 """Where sessions live when a spec names no checkpoint (relative to the working directory)."""
@@ -58,14 +69,14 @@ def build_agent(
     base = spec.base_dir
     with _spec_dir_importable(base):
         with _at(spec, ("model",), label="--model" if model else None):
-            provider = resolve_provider(model or spec.model)
+            provider = _provider(model or spec.model)
         tools = [_load_tools(spec, i, ref.python) for i, ref in enumerate(spec.tools)]
-        middleware = []
-        for i, ref in enumerate(spec.middleware):
-            with _at(spec, ("middleware", i, ref.name)):
-                middleware.append(resolve_plugin(MIDDLEWARE, ref.name, **ref.params))
+        middleware = [
+            _plugin(spec, MIDDLEWARE, ref.name, ref.params, ("middleware", i, ref.name))
+            for i, ref in enumerate(spec.middleware)
+        ]
         output_type = _output_type(spec) if spec.output is not None else None
-    store = checkpoint if checkpoint is not None else _checkpoint(spec, base)
+    store = checkpoint if checkpoint is not None else build_checkpoint(spec)[0]
     guards = spec.guards.model_dump()
     if max_steps is not None:
         guards["max_steps"] = max_steps
@@ -85,6 +96,79 @@ def build_agent(
     )
 
 
+# Model-name prefixes and the provider scheme that serves them, for `-m gpt-4o`.
+_MODEL_FAMILIES = (
+    (("gpt-", "o1", "o3", "o4", "chatgpt-", "davinci", "text-embedding-"), "openai"),
+    (("claude",), "anthropic"),
+    (("gemini",), "google"),
+    (("llama", "mistral", "mixtral", "qwen", "phi", "gemma", "deepseek"), "ollama"),
+)
+
+
+def _provider(model: str) -> Any:
+    """`resolve_provider(model)`, with a hint when `model` lacks its `scheme:`."""
+    try:
+        return resolve_provider(model)
+    except PluginNotFoundError as exc:
+        scheme, colon, _ = model.partition(":")
+        hint = ""
+        if not colon:
+            family = next(
+                (s for prefixes, s in _MODEL_FAMILIES if model.lower().startswith(prefixes)), None
+            )
+            if family is not None:
+                hint = f" Models are named SCHEME:MODEL: did you mean '{family}:{model}'?"
+        if not hint:
+            names = [info.name for info in available(PROVIDERS)]
+            close = difflib.get_close_matches(scheme, names, n=1)
+            if close:
+                hint = f" Did you mean '{close[0]}'?"
+        raise PluginNotFoundError(f"{exc}{hint}") from None
+
+
+def _plugin(
+    spec: AgentSpec, group: str, name: str, params: dict[str, Any], path: tuple[str | int, ...]
+) -> Any:
+    """Build the plugin `name` of `group` with `params`, checking the parameter names against
+    its factory first (a misspelling gets a "did you mean")."""
+    with _at(spec, path):
+        factory = lookup(group, name)
+    _check_params(spec, factory, name, params, path)
+    with _at(spec, path):
+        return factory(**params)
+
+
+def _check_params(
+    spec: AgentSpec, factory: Any, name: str, params: dict[str, Any], path: tuple[str | int, ...]
+) -> None:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin or C callable: let the call report
+        return
+    accepted = [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and not p.name.startswith("_")
+    ]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    for key in params:
+        if key in accepted or takes_any:
+            continue
+        close = difflib.get_close_matches(key, accepted, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        known = (
+            f" ('{name}' takes: {', '.join(accepted)})" if accepted else f" ('{name}' takes none)"
+        )
+        raise spec.error((*path, key), f"unknown parameter '{key}' for '{name}'{hint}{known}")
+    missing = [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name not in params
+    ]
+    if missing:
+        raise spec.error(path, f"'{name}' needs the parameter(s): {', '.join(missing)}")
+
+
 @contextmanager
 def _at(spec: AgentSpec, path: tuple[str | int, ...], label: str | None = None) -> Iterator[None]:
     """Turn any failure inside the block into a `SpecError` at `path` (or at `label`, an
@@ -94,9 +178,12 @@ def _at(spec: AgentSpec, path: tuple[str | int, ...], label: str | None = None) 
     except SpecError:
         raise
     except PluginNotFoundError as exc:
-        raise _error(spec, path, str(exc), label) from None
+        raise _error(spec, path, explain(exc), label) from None
     except Exception as exc:
-        raise _error(spec, path, f"{type(exc).__name__}: {exc}", label) from None
+        problem = explain(exc)
+        if not isinstance(exc, ImportError) and not problem.startswith(type(exc).__name__):
+            problem = f"{type(exc).__name__}: {problem}"
+        raise _error(spec, path, problem, label) from None
 
 
 def _error(
@@ -176,7 +263,14 @@ def _output_type(spec: AgentSpec) -> Any:
     return model
 
 
-def _checkpoint(spec: AgentSpec, base: Path) -> CheckpointStore:
+def build_checkpoint(spec: AgentSpec) -> tuple[CheckpointStore, StoreInfo]:
+    """The checkpoint store `spec` names (SQLite at `.spine/state.db` when it names none)
+    and where it lives. Building connects to nothing; a relative `path` resolves against the
+    spec's folder, and a SQLite file's folder is created.
+
+    Raises:
+        SpecError: unknown store, bad parameters, or a folder that cannot be created.
+    """
     if spec.checkpoint is None:
         name, params = default_checkpoint()
         where: tuple[str | int, ...] = ("checkpoint",)
@@ -184,14 +278,19 @@ def _checkpoint(spec: AgentSpec, base: Path) -> CheckpointStore:
         name, params = spec.checkpoint.name, dict(spec.checkpoint.params)
         where = ("checkpoint", name)
         if isinstance(params.get("path"), str) and params["path"] != ":memory:":
-            params["path"] = str(base / params["path"])
+            params["path"] = str(spec.base_dir / params["path"])
+    info = describe(name, params)
     if isinstance(params.get("path"), str) and params["path"] != ":memory:":
-        Path(params["path"]).parent.mkdir(parents=True, exist_ok=True)
-    with _at(spec, where):
-        store = resolve_plugin(CHECKPOINTS, name, **params)
+        folder = Path(params["path"]).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"cannot create the folder {folder} of the {info}: {exc.strerror or exc}"
+            raise spec.error(where, problem) from None
+    store = _plugin(spec, CHECKPOINTS, name, params, where)
     if not isinstance(store, CheckpointStore):
         raise spec.error(where, f"'{name}' did not build a checkpoint store")
-    return store
+    return store, info
 
 
 def _system(spec: AgentSpec, base: Path) -> str | None:

@@ -1,8 +1,10 @@
-"""The `spine` command line: run, resume and chat with agents described by YAML specs.
+"""The `spine` command line: run, resume and chat with agents described by YAML specs, and
+look at the sessions they leave in the checkpoint store.
 
 Exit codes: 0 when a run ends with a final answer, 2 when it pauses for a human (the resume
-token is printed), 1 for every other stop reason and for any error (a bad spec is reported in
-one line, never a traceback).
+command is printed), 130 after Ctrl-C (the resume command of the cancelled run is printed),
+1 for every other stop reason and for any error. An error is one line on stderr, never a
+traceback (`SPINE_DEBUG=1` adds it).
 """
 
 from __future__ import annotations
@@ -10,25 +12,35 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import sys
-import uuid
-from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import anyio
 import typer
+from rich.text import Text
 
-from spine_core import Agent, Result, SpineError, StopReason
+from spine_core import Result, StopReason, provider_name
 
 from . import render
-from .errors import SpecError
+from .diagnose import explain
+from .runtime import (
+    CliError,
+    Loaded,
+    exit_now,
+    fetch,
+    load,
+    new_session_id,
+    pause_line,
+    run_async,
+)
 
 __all__ = ["app", "main"]
 
-OPTIONAL_COMMANDS = ("spine.eval_command",)
-"""Modules that add commands when installed: each defines `register(app: typer.Typer)`."""
+OPTIONAL_COMMANDS = ("spine.chat", "spine.sessions", "spine.eval_command")
+"""Modules that add commands when importable: each defines `register(app: typer.Typer)`."""
 
 app = typer.Typer(
     name="spine",
@@ -52,10 +64,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the Result as JSON.
 
 
 def _version() -> str:
-    try:
-        return version("spine")
-    except PackageNotFoundError:  # running from a source tree without metadata
-        return "unknown"
+    for dist in ("spine-agents", "spine"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return "unknown"  # running from a source tree without metadata
 
 
 def _show_version(value: bool) -> None:
@@ -80,31 +94,21 @@ def _root(
     """Run, resume and chat with Spine agents described by YAML specs."""
 
 
-def _fail(message: str) -> typer.Exit:
-    render.print_error(message)
-    return typer.Exit(1)
-
-
-def _load(spec: Path, *, model: str | None = None, max_steps: int | None = None) -> Agent:
-    from .spec import load_agent
-
-    try:
-        return load_agent(spec, model=model, max_steps=max_steps)
-    except SpecError as exc:
-        raise _fail(str(exc)) from None
-
-
 def _exit_code(result: Result) -> int:
     if result.stopped_reason is StopReason.FINAL:
         return 0
     return 2 if result.stopped_reason is StopReason.INTERRUPT else 1
 
 
-def _finish(result: Result, *, spec: Path, as_json: bool, streamed: bool = False) -> None:
+def _finish(result: Result, *, loaded: Loaded, as_json: bool, streamed: bool = False) -> None:
     if as_json:
         sys.stdout.write(render.result_json(result) + "\n")
     else:
-        render.print_result(result, spec=str(spec), streamed=streamed)
+        render.print_result(
+            result, spec=str(loaded.spec), streamed=streamed, tools=loaded.agent.tools
+        )
+        render.print_offline_note(provider_name(loaded.agent.provider))
+    sys.stdout.flush()
     raise typer.Exit(_exit_code(result))
 
 
@@ -112,11 +116,23 @@ def _read_input(given: str | None) -> str:
     if given is not None:
         return given
     if sys.stdin.isatty():
-        raise _fail("no INPUT: pass it as an argument or pipe it on stdin")
+        raise CliError("no INPUT: pass it as an argument or pipe it on stdin")
     text = sys.stdin.read().strip()
     if not text:
-        raise _fail("no INPUT: stdin was empty")
+        raise CliError("no INPUT: stdin was empty")
     return text
+
+
+def _cancelled_hint(loaded: Loaded, session_id: str) -> None:
+    """After Ctrl-C: how to continue the run the kernel checkpointed as cancelled."""
+    override = f" --model {loaded.model}" if loaded.model else ""
+    render.console(stderr=True).print(
+        Text(
+            f"cancelled: session {session_id} keeps every finished step; continue it with: "
+            f"spine resume {loaded.spec} {session_id}:{override}",
+            style="yellow",
+        )
+    )
 
 
 @app.command()
@@ -140,43 +156,57 @@ def run(
         int | None, typer.Option("--max-steps", min=1, help="Override guards.max_steps.")
     ] = None,
 ) -> None:
-    """Run the agent in SPEC on INPUT and print the answer, tool calls and usage.
+    """Run the agent in SPEC on INPUT and print the tool calls, the answer and usage.
 
-    Exit code 0 on a final answer, 2 when the run pauses for a human (the resume token is
-    printed), 1 otherwise. With --stream --json, every event is one JSON line and the Result
-    is the last line.
+    Exit code 0 on a final answer, 2 when the run pauses for a human (the resume command is
+    printed), 130 on Ctrl-C (the cancelled run's resume command is printed), 1 otherwise.
+    With --stream --json, every event is one JSON line and the Result is the last line.
     """
     text = _read_input(input)
-    agent = _load(spec, model=model, max_steps=max_steps)
+    loaded = load(spec, model=model, max_steps=max_steps)
+    session_id = session or new_session_id()
+    started = False
 
     async def go() -> Result:
-        async with agent:
+        nonlocal started
+        async with loaded:
+            state = await fetch(loaded.store, loaded.info, session_id)
+            if state is not None and state.pending is not None:
+                raise CliError(pause_line(spec, state, model=model))
+            started = True
             if not stream:
-                return await agent.run(text, session_id=session)
-            out = render.console()
-            at_start = True
-            events = agent.stream(text, session_id=session)
-            async for event in events:
-                if as_json:
-                    sys.stdout.write(json.dumps(event.to_dict(), default=str) + "\n")
-                    sys.stdout.flush()
-                else:
-                    at_start = render.print_event(out, event, at_line_start=at_start)
-            if not at_start:
-                out.print()
-            assert events.result is not None
-            return events.result
+                return await loaded.agent.run(text, session_id=session_id)
+            return await _stream(loaded, text, session_id, as_json=as_json)
 
-    result = _execute(go)
-    _finish(result, spec=spec, as_json=as_json, streamed=stream)
-
-
-def _execute(go: Callable[[], Awaitable[Result]]) -> Result:
     try:
-        result: Result = anyio.run(go)
-    except SpineError as exc:
-        raise _fail(str(exc)) from None
-    return result
+        result = run_async(go, info=loaded.info, session=session_id)
+    except KeyboardInterrupt:
+        if started:
+            _cancelled_hint(loaded, session_id)
+        raise
+    _finish(result, loaded=loaded, as_json=as_json, streamed=stream)
+
+
+async def _stream(loaded: Loaded, text: str, session_id: str, *, as_json: bool) -> Result:
+    out = render.console()
+    at_start = True
+    events = loaded.agent.stream(text, session_id=session_id)
+    try:
+        async for event in events:
+            if as_json:
+                sys.stdout.write(render.event_json(event) + "\n")
+                sys.stdout.flush()
+            else:
+                at_start = render.print_event(
+                    out, event, at_line_start=at_start, tools=loaded.agent.tools
+                )
+    finally:  # Ctrl-C or a closed pipe: wait until the run checkpointed itself as cancelled
+        with anyio.CancelScope(shield=True):
+            await events.aclose()
+    if not at_start:
+        out.print()
+    assert events.result is not None
+    return events.result
 
 
 @app.command()
@@ -209,7 +239,8 @@ def resume(
     model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Continue a run that paused for a human, from any process sharing the checkpoint store.
+    """Continue a run that paused for a human (or was cancelled), from any process sharing
+    the checkpoint store.
 
     An approval pause takes --approve, --reject [REASON] or --decision VALUE; a tool's
     question takes --answer TEXT (or --decision TEXT). Give exactly one; a cancelled run's
@@ -217,107 +248,51 @@ def resume(
     """
     chosen = sum((approve, reject, decision is not None, answer is not None))
     if chosen > 1:
-        raise _fail("give only one of --approve, --reject, --decision, --answer")
-    if chosen == 0 and not token.endswith(":"):
-        raise _fail(
-            "choose a decision: --approve, --reject [REASON], --decision VALUE or --answer TEXT"
-        )
+        raise CliError("give only one of --approve, --reject, --decision, --answer")
     if reason is not None and not reject:
-        raise _fail(f"unexpected argument '{reason}' (a REASON goes with --reject)")
+        raise CliError(f"unexpected argument '{reason}' (a REASON goes with --reject)")
     value: str = decision if decision is not None else "reject" if reject else "approve"
-    agent = _load(spec, model=model)
+    loaded = load(spec, model=model)
+    session_id = token.rpartition(":")[0] if ":" in token else token
+    started = False
 
     async def go() -> Result:
-        async with agent:
-            kind = await _pause_kind(agent, token)
-            if kind == "input" and (approve or reject):
-                raise SpineError(
+        nonlocal started, session_id
+        async with loaded:
+            state = await fetch(loaded.store, loaded.info, token)  # a bare session id
+            if state is not None:
+                session_id = token
+            elif ":" in token:  # SESSION:INTERRUPT, or SESSION: for a cancelled run
+                state = await fetch(loaded.store, loaded.info, session_id)
+            if state is None:
+                raise CliError(f"no session '{session_id}' in the {loaded.info}")
+            pending = state.pending
+            if chosen == 0 and not token.endswith(":"):
+                if pending is not None:
+                    raise CliError(pause_line(spec, state, model=model))
+                raise CliError(
+                    "choose a decision: --approve, --reject [REASON], --decision VALUE "
+                    "or --answer TEXT"
+                )
+            if pending is not None and pending.kind == "input" and (approve or reject):
+                raise CliError(
                     "this pause asks a question, not an approval: answer it with --answer TEXT"
                 )
-            if kind == "approval" and answer is not None:
-                raise SpineError(
+            if pending is not None and pending.kind == "approval" and answer is not None:
+                raise CliError(
                     "this pause asks for an approval, not an answer: use --approve, "
                     "--reject [REASON] or --decision VALUE"
                 )
-            return await agent.resume(token, value, reason=reason, answer=answer)
-
-    _finish(_execute(go), spec=spec, as_json=as_json)
-
-
-async def _pause_kind(agent: Agent, token: str) -> str | None:
-    """The kind of pause `token` resumes ("approval" or "input"); None when it resumes none
-    (unknown, stale, cancelled: `Agent.resume` reports those)."""
-    state = await agent.checkpoint.get(token)
-    interrupt_id = None
-    if state is None:
-        session_id, colon, interrupt_id = token.rpartition(":")
-        state = await agent.checkpoint.get(session_id) if colon and session_id else None
-    pending = state.pending if state is not None else None
-    if pending is None or (interrupt_id and interrupt_id != pending.id):
-        return None
-    return pending.kind
-
-
-@app.command()
-def chat(
-    spec: SpecArg,
-    session: Annotated[
-        str | None,
-        typer.Option("--session", "-s", help="Continue this session (default: a new one)."),
-    ] = None,
-    model: ModelOpt = None,
-) -> None:
-    """Talk with the agent turn by turn; the session lives in the spec's checkpoint store.
-
-    Type /exit (or end the input) to leave. When the agent asks for approval, answer y or n;
-    when a tool asks a question, type the answer.
-    """
-    agent = _load(spec, model=model)
-    session_id = session or uuid.uuid4().hex[:12]
-    out = render.console()
-    out.print(
-        f"session {session_id} · /exit to leave · continue later with --session {session_id}",
-        style="dim",
-    )
-
-    def ask(prompt: str) -> str | None:
-        try:
-            return input(prompt)
-        except EOFError:
-            return None
-
-    async def go() -> None:
-        async with agent:
-            while True:
-                line = await anyio.to_thread.run_sync(ask, "you> ")
-                if line is None or line.strip() in ("/exit", "/quit"):
-                    break
-                if not line.strip():
-                    continue
-                result = await agent.run(line, session_id=session_id)
-                while result.interrupted and result.interrupt is not None:
-                    render.print_tool_calls(out, result)
-                    request = result.interrupt
-                    out.print(f"⏸ {request.question}", style="bold yellow", markup=False)
-                    if request.kind == "approval":
-                        reply = await anyio.to_thread.run_sync(ask, "approve? [y/N] ")
-                        ok = (reply or "").strip().lower() in ("y", "yes")
-                        decision: Literal["approve", "reject"] = "approve" if ok else "reject"
-                        result = await agent.resume(result.resume_token or "", decision)
-                    else:
-                        reply = await anyio.to_thread.run_sync(ask, "answer> ")
-                        result = await agent.resume(result.resume_token or "", answer=reply or "")
-                render.print_tool_calls(out, result)
-                if result.ok:
-                    out.print(f"agent> {result.answer or ''}", markup=False)
-                else:
-                    render.print_stop(out, result)
-                render.print_usage(out, result)
+            started = True
+            return await loaded.agent.resume(token, value, reason=reason, answer=answer)
 
     try:
-        anyio.run(go)
-    except SpineError as exc:
-        raise _fail(str(exc)) from None
+        result = run_async(go, info=loaded.info, session=session_id)
+    except KeyboardInterrupt:
+        if started:
+            _cancelled_hint(loaded, session_id)
+        raise
+    _finish(result, loaded=loaded, as_json=as_json)
 
 
 @app.command()
@@ -346,9 +321,40 @@ def _register_optional_commands(target: typer.Typer) -> None:
 _register_optional_commands(app)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing at exit cannot fail on a closed pipe again."""
     try:
-        app()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main() -> None:
+    """Console-script entry point: one-line errors, Ctrl-C (exit 130, without waiting for a
+    sync tool still running in a worker thread) and closed pipes (`spine run --stream --json
+    | head -1`: no traceback)."""
+    try:
+        app(standalone_mode=True)
+    except CliError as exc:
+        render.print_error(str(exc))
+        sys.exit(1)
     except KeyboardInterrupt:
-        sys.exit(130)
+        exit_now(130)
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(141)
+    except SystemExit as exc:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()
+        code = exc.code if isinstance(exc.code, int) else 1
+        if code == 130:  # typer's exit for KeyboardInterrupt
+            exit_now(130)
+        sys.exit(code)
+    except Exception as exc:
+        if os.environ.get("SPINE_DEBUG"):
+            raise
+        render.print_error(f"{explain(exc)} (SPINE_DEBUG=1 shows the traceback)")
+        sys.exit(1)

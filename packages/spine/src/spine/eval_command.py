@@ -1,8 +1,11 @@
-"""`spine eval`: evaluate the agent a spec describes on a dataset (needs `spine[eval]`).
+"""`spine eval`: evaluate the agent a spec describes on a dataset (needs
+`spine-agents[eval]`).
 
 Exit codes: 0 when the evaluation meets its bars, 1 when the pass rate is under `--fail-under`,
-a case regressed against `--baseline`, or anything failed to load (one line on stderr).
-`spine_eval` is imported only when the command runs, so `spine` works without the extra.
+an expected failure passed, a case regressed against `--baseline`, or anything failed to load
+(one line on stderr). The pass rate leaves out the cases marked as expected failures (see
+`spine.eval_table`) that failed. `spine_eval` is imported only when the command runs, so
+`spine` works without the extra.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from typing import TYPE_CHECKING, Annotated
 import anyio
 import typer
 
-from spine_core import Agent, SpineError
+from spine_core import Agent, SpineError, provider_name
 
 from . import render
 from .errors import SpecError
+from .eval_table import expected_failures, print_eval, scorer_labels
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_MISSING = "spine eval needs the evaluation extra: pip install 'spine[eval]'"
+_MISSING = "spine eval needs the evaluation extra: pip install 'spine-agents[eval]'"
 
 
 def register(app: typer.Typer) -> None:
@@ -98,7 +102,9 @@ def eval_command(
             data = data.filter(tag)
         scorers = [spine_eval.build_scorer(s) for s in scorer or []]
         old = spine_eval.EvalReport.load(baseline) if baseline is not None else None
-        name = load_agent(spec, model=model).label  # a bad spec fails here, before any run
+        probe = load_agent(spec, model=model)  # a bad spec fails here, before any run
+        name, provider = probe.label, provider_name(probe.provider)
+        specs = [spine_eval.parse_scorer_spec(s) for s in scorer or []]
     except (SpineError, ValueError, TypeError, OSError) as exc:
         render.print_error(_one_line(exc, baseline))
         raise typer.Exit(1) from None
@@ -110,16 +116,21 @@ def eval_command(
     def factory() -> Agent:
         return load_agent(spec, model=model)
 
+    render.print_offline_note(provider)
     result = anyio.run(lambda: _run(factory, name, data, scorers, concurrency, repeats, timeout_s))
     out = render.console()
-    result.print_table(out)
+    labels = {c.id: scorer_labels([*specs, *data.scorers, *c.scorers]) for c in data.cases}
+    verdicts = print_eval(out, result, labels, expected_failures(data, provider))
     for path in report or []:
         out.print(f"report: {result.save(path)}")
     failed = False
-    if fail_under is not None and result.pass_rate < fail_under:
+    if fail_under is not None and verdicts.pass_rate < fail_under:
         render.print_error(
-            f"pass rate {result.pass_rate:.1%} is under --fail-under {fail_under:.1%}"
+            f"pass rate {verdicts.pass_rate:.1%} is under --fail-under {fail_under:.1%}"
         )
+        failed = True
+    for case_id in verdicts.xpassed:
+        render.print_error(f"case '{case_id}' is marked as an expected failure but passed")
         failed = True
     if old is not None:
         comparison = result.compare(old)
