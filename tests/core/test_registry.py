@@ -132,11 +132,11 @@ def test_missing_first_party_provider_names_the_pip_extra(
     installed = message.split("Installed: ")[1].split(".")[0].split(", ")
     assert message.startswith("unknown provider 'anthropic'. Installed: ")
     assert "echo" in installed and "anthropic" not in installed
-    assert message.endswith('Install it with: pip install "spine[anthropic]".')
+    assert message.endswith('Install it with: pip install "spine-agents[anthropic]".')
 
 
 def test_anthropic_maps_to_the_spine_anthropic_extra() -> None:
-    assert reg.FIRST_PARTY_EXTRAS[reg.PROVIDERS]["anthropic"] == "spine[anthropic]"
+    assert reg.FIRST_PARTY_EXTRAS[reg.PROVIDERS]["anthropic"] == "spine-agents[anthropic]"
 
 
 def test_plugin_not_found_is_a_lookup_error() -> None:

@@ -79,25 +79,25 @@ _MIDDLEWARE_NAMES = [
 
 FIRST_PARTY_EXTRAS: dict[str, dict[str, str]] = {
     PROVIDERS: {
-        "anthropic": "spine[anthropic]",
-        "google": "spine[google]",
-        "gemini": "spine[google]",
-        **{name: "spine[openai]" for name in _OPENAI_COMPATIBLE},
+        "anthropic": "spine-agents[anthropic]",
+        "google": "spine-agents[google]",
+        "gemini": "spine-agents[google]",
+        **{name: "spine-agents[openai]" for name in _OPENAI_COMPATIBLE},
     },
     CHECKPOINTS: {
         "sqlite": "spine-backends",
-        "redis": "spine[redis]",
-        "postgres": "spine[postgres]",
+        "redis": "spine-agents[redis]",
+        "postgres": "spine-agents[postgres]",
     },
     MEMORY: {
         "in_memory": "spine-backends",
         "buffer": "spine-backends",
-        "pgvector": "spine[pgvector]",
+        "pgvector": "spine-agents[pgvector]",
     },
     EMBEDDERS: {"hash": "spine-backends", "openai": "spine-backends[openai]"},
     MIDDLEWARE: {name: "spine-middleware" for name in _MIDDLEWARE_NAMES},
     SCORERS: {
-        name: "spine[eval]"
+        name: "spine-agents[eval]"
         for name in [
             "exact_match",
             "contains",
