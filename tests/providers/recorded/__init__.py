@@ -4,7 +4,8 @@ of recordings.
 When it is absent, every test here skips with one reason, except under `CI=true`, where a
 missing folder is a failure: CI must run against the recordings (`.ci/run` sets
 `SPINE_CASSETTES`). A CI that cannot have them (the GitHub workflow: they are another
-project's data, never in this repository) sets `SPINE_CASSETTES_OPTIONAL=1` to skip instead. The check runs when the package's tests are set up, not at import.
+project's data, never in this repository) sets `SPINE_CASSETTES_OPTIONAL=1` to skip instead.
+The check runs when the package's tests are set up, not at import.
 """
 
 from __future__ import annotations
