@@ -15,7 +15,9 @@ from spine_core import CheckpointConflict, Message, RunStatus, State
 pytestmark = [pytest.mark.anyio, pytest.mark.services]
 
 
-async def _stale_writer_conflicts(a: Any, b: Any) -> None:
+async def _stale_writer_conflicts(a: Any, b: Any) -> State:
+    """Commit a header-only change through `a`, then a stale append through `b` (which must
+    conflict); returns the stored state."""
     await a.put(State(session_id="shared", messages=[Message.user("hi")]))
     mine, theirs = await a.get("shared"), await b.get("shared")
     assert mine is not None and theirs is not None
@@ -27,12 +29,18 @@ async def _stale_writer_conflicts(a: Any, b: Any) -> None:
     with pytest.raises(CheckpointConflict):
         await b.put(theirs)
     stored = await b.get("shared")
-    assert stored is not None and len(stored.messages) == 1 and stored.status is RunStatus.DONE
+    assert stored is not None
+    return stored
+
+
+def _nothing_lost(stored: State) -> bool:
+    """Only the first writer's commit is in the store."""
+    return len(stored.messages) == 1 and stored.status is RunStatus.DONE
 
 
 async def test_sqlite(tmp_path: Path) -> None:
     async with SQLiteCheckpoint(tmp_path / "s.db") as a, SQLiteCheckpoint(tmp_path / "s.db") as b:
-        await _stale_writer_conflicts(a, b)
+        assert _nothing_lost(await _stale_writer_conflicts(a, b))
 
 
 async def test_redis(redis_url: str, redis_prefix: str) -> None:
@@ -40,7 +48,7 @@ async def test_redis(redis_url: str, redis_prefix: str) -> None:
         RedisCheckpoint(redis_url, prefix=redis_prefix) as a,
         RedisCheckpoint(redis_url, prefix=redis_prefix) as b,
     ):
-        await _stale_writer_conflicts(a, b)
+        assert _nothing_lost(await _stale_writer_conflicts(a, b))
 
 
 async def test_postgres(postgres_dsn: str, postgres_schema: str) -> None:
@@ -48,4 +56,4 @@ async def test_postgres(postgres_dsn: str, postgres_schema: str) -> None:
         PostgresCheckpoint(postgres_dsn, schema=postgres_schema) as a,
         PostgresCheckpoint(postgres_dsn, schema=postgres_schema) as b,
     ):
-        await _stale_writer_conflicts(a, b)
+        assert _nothing_lost(await _stale_writer_conflicts(a, b))

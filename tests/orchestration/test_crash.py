@@ -75,6 +75,7 @@ async def _check(store: Any, summary: dict[str, Any], log: Path) -> None:
 async def test_graph_runs_on_sqlite_survive_sigkill(tmp_path: Path) -> None:
     db, log = tmp_path / "state.db", tmp_path / "log"
     summary = _run_worker(log, "--store", "sqlite", "--target", str(db), "--seed", "1")
+    assert summary["kills"] >= KILLS
     async with SQLiteCheckpoint(db) as store:
         await _check(store, summary, log)
 
@@ -96,5 +97,6 @@ async def test_graph_runs_on_postgres_survive_sigkill(
         "--seed",
         "2",
     )
+    assert summary["kills"] >= KILLS
     async with PostgresCheckpoint(postgres_dsn, schema=postgres_schema) as store:
         await _check(store, summary, log)

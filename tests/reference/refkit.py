@@ -116,10 +116,11 @@ def tool_results(messages: Sequence[Message]) -> list[tuple[str | None, str | No
     return [(m.name, m.content) for m in messages if m.role is Role.TOOL]
 
 
-def documented(func: Any, *expected: tuple[str, Any, Any]) -> None:
+def documented(func: Any, *expected: tuple[str, Any, Any]) -> list[str]:
     """Assert `func`'s parameters start with `expected` ((name, kind, default), `self`
     excluded; default `KEEP` skips the comparison) and that any parameter Spine added after
-    them is keyword-only (or **kwargs), so every documented call still binds the same way."""
+    them is keyword-only (or **kwargs), so every documented call still binds the same way.
+    Returns the documented parameter names (truthy when any are expected)."""
     params = [p for p in inspect.signature(func).parameters.values() if p.name != "self"]
     got = params[: len(expected)]
     assert [p.name for p in got] == [e[0] for e in expected]
@@ -131,6 +132,7 @@ def documented(func: Any, *expected: tuple[str, Any, Any]) -> None:
         assert extra.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD), (
             f"added parameter {extra.name} is not keyword-only"
         )
+    return [p.name for p in got]
 
 
 POS = inspect.Parameter.POSITIONAL_OR_KEYWORD

@@ -63,7 +63,7 @@ async def echo(text: str) -> str:
 
 
 def test_init_signature() -> None:
-    documented(
+    assert documented(
         Agent.__init__,
         ("model", POS, KEEP),
         ("tools", KW, None),
@@ -233,7 +233,7 @@ async def test_no_system_prompt_no_system_message() -> None:
 
 
 def test_run_signature() -> None:
-    documented(
+    assert documented(
         Agent.run,
         ("input", POS, EMPTY),
         ("session_id", KW, None),
@@ -393,7 +393,7 @@ async def test_sequential_tools_by_default() -> None:
 
 
 def test_stream_signature() -> None:
-    documented(Agent.stream, ("input", POS, EMPTY), ("session_id", KW, None))
+    assert documented(Agent.stream, ("input", POS, EMPTY), ("session_id", KW, None))
 
 
 async def test_stream_yields_trace_events_live_and_sets_last_result() -> None:
@@ -432,7 +432,7 @@ async def test_stream_runs_tools_and_continues_a_session() -> None:
 
 
 def test_run_sync_signature() -> None:
-    documented(Agent.run_sync, ("input", POS, EMPTY), ("session_id", KW, None))
+    assert documented(Agent.run_sync, ("input", POS, EMPTY), ("session_id", KW, None))
 
 
 def test_resume_sync_signature() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -150,7 +151,7 @@ class TeamRun:
         await self.save()
 
 
-class Team:
+class Team(ABC):
     """Base of the patterns: the pattern's session lives in `checkpoint` (by default the first
     member's store), and `run` / `resume` drive `_drive`, which each pattern implements."""
 
@@ -162,9 +163,9 @@ class Team:
         """The initial progress record of a new run."""
         return {"members": [], "input": input}
 
+    @abstractmethod
     async def _drive(self, run: TeamRun) -> tuple[StopReason, str | None, str | None]:
         """Advance the run; returns (stop reason, answer, error). Pauses call `run.pause`."""
-        raise NotImplementedError
 
     async def run(
         self, input: str | None, *, session_id: str | None = None, deps: Any = None
