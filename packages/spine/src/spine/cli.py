@@ -39,7 +39,14 @@ from .runtime import (
 
 __all__ = ["app", "main"]
 
-OPTIONAL_COMMANDS = ("spine.chat", "spine.sessions", "spine.eval_command")
+OPTIONAL_COMMANDS = (
+    "spine.chat",
+    "spine.sessions",
+    "spine.eval_command",
+    "spine.serve_command",
+    "spine.dev_command",
+    "spine.worker_command",
+)
 """Modules that add commands when importable: each defines `register(app: typer.Typer)`."""
 
 app = typer.Typer(

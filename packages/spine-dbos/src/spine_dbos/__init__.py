@@ -1,0 +1,1 @@
+"""Durable, distributed Spine runs on DBOS Transact (Postgres or SQLite)."""
