@@ -12,6 +12,8 @@ setup:
 		|| python3 -m pip install --quiet --user uv \
 		|| python3 -m pip install --quiet --break-system-packages uv
 	$(UV) sync --all-packages --frozen --compile-bytecode
+	@# Pinned third-party test peers (MCP servers, the Claude Code CLI): package.json + lock.
+	@[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
 
 services:
 	@bash scripts/services.sh
