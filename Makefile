@@ -14,6 +14,9 @@ setup:
 	$(UV) sync --all-packages --frozen --compile-bytecode
 	@# Pinned third-party test peers (MCP servers, the Claude Code CLI): package.json + lock.
 	@[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
+	@# Debian's Chromium for the browser tests (Playwright's own browser download does not work).
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y chromium chromium-driver \
+		|| (apt-get update && apt-get install -y chromium chromium-driver)
 
 services:
 	@bash scripts/services.sh
