@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -19,50 +11,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from spine_core import Agent, TestProvider, tool
 from spine_otel import OTelMiddleware
 
+from .conftest import Receiver
+
 pytestmark = pytest.mark.anyio
-
-
-class _Receiver(ThreadingHTTPServer):
-    """A minimal OTLP/HTTP trace receiver: decodes each ExportTraceServiceRequest."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[ExportTraceServiceRequest] = []
-        self.paths: list[str] = []
-        self.content_types: list[str] = []
-        self.lock = threading.Lock()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Receiver
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        request = ExportTraceServiceRequest.FromString(body)
-        with self.server.lock:
-            self.server.requests.append(request)
-            self.server.paths.append(self.path)
-            self.server.content_types.append(self.headers["Content-Type"])
-        reply = ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[_Receiver]:
-    server = _Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @tool
@@ -76,7 +27,7 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-async def test_spans_arrive_over_otlp_http(receiver: _Receiver) -> None:
+async def test_spans_arrive_over_otlp_http(receiver: Receiver) -> None:
     port = receiver.server_address[1]
     exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces", timeout=10)
     provider = TracerProvider()
@@ -92,16 +43,9 @@ async def test_spans_arrive_over_otlp_http(receiver: _Receiver) -> None:
     assert provider.force_flush(timeout_millis=10_000)  # returns once the receiver replied
     provider.shutdown()
 
-    assert receiver.paths and set(receiver.paths) == {"/v1/traces"}
+    assert receiver.requests and set(receiver.paths) == {"/v1/traces"}
     assert set(receiver.content_types) == {"application/x-protobuf"}
-    spans = [
-        span
-        for request in receiver.requests
-        for resource in request.resource_spans
-        for scope in resource.scope_spans
-        if scope.scope.name == "spine-otel"
-        for span in scope.spans
-    ]
+    spans = receiver.spans("spine-otel")
     by_name = {span.name: span for span in spans}
     assert sorted(by_name) == ["chat m", "execute_tool add", "invoke_agent calc"]
     assert len(spans) == 4  # two chat spans share a name

@@ -4,7 +4,7 @@ from .comparison import CaseDelta, Comparison, compare
 from .dataset import Case, Dataset, DatasetError, load_dataset
 from .metrics import pass_at_k, pass_hat_k, percentile
 from .report import CaseResult, EvalReport, ScorerSummary, Summary, Trial
-from .runner import AgentFactory, EvalProgress, evaluate
+from .runner import AgentFactory, EvalProgress, TrialHook, evaluate
 from .scorers import (
     Contains,
     CostBudget,
@@ -47,6 +47,7 @@ __all__ = [
     "ToolCalled",
     "ToolTrajectory",
     "Trial",
+    "TrialHook",
     "build_scorer",
     "compare",
     "evaluate",

@@ -22,12 +22,16 @@ from .report import CaseResult, EvalReport, Trial
 from .scoring import Score, Scorer, ScorerSpec, build_scorer, run_scorer
 from .trajectory import tool_calls
 
-__all__ = ["AgentFactory", "EvalProgress", "evaluate"]
+__all__ = ["AgentFactory", "EvalProgress", "TrialHook", "evaluate"]
 
 AgentFactory = Callable[[], Agent | Awaitable[Agent]]
 """Builds a fresh agent for each run (sync or async)."""
 
 ScorerLike = Scorer | ScorerSpec | str | dict[str, Any]
+
+TrialHook = Callable[[Case, Trial, Result | None], Awaitable[None] | None]
+"""Called after each scored run with its case, its `Trial` and the agent's `Result` (None
+when the run raised or timed out); sync or async. spine-otel's `EvalEvents` is one."""
 
 _log = logging.getLogger("spine_eval")
 
@@ -69,6 +73,7 @@ async def evaluate(
     progress: Callable[[EvalProgress], None] | None = None,
     agent_name: str | None = None,
     keep_sessions: bool = False,
+    on_trial: TrialHook | None = None,
 ) -> EvalReport:
     """Evaluate `agent` over `dataset`; each case runs in a fresh session.
 
@@ -96,6 +101,8 @@ async def evaluate(
         agent_name: The agent's label in the report (default: the agent's or factory's name).
         keep_sessions: Leave each run's session in the checkpoint store (e.g. to inspect it
             with `spine trace`); session ids are "eval-<run>-<case index>-<repeat>".
+        on_trial: Called after every scored run (see `TrialHook`), e.g. to emit the scores
+            as telemetry; an exception it raises is logged and the evaluation goes on.
 
     Returns:
         The `EvalReport`, cases in dataset order.
@@ -121,11 +128,13 @@ async def evaluate(
         while jobs:
             index, case, repeat = jobs.popleft()
             session = f"eval-{run_id}-{index}-{repeat}"
-            trial = await _run_trial(
+            trial, result = await _run_trial(
                 agent, case, repeat, per_case[case.id], timeout_s, session, keep_sessions
             )
             trials[(case.id, repeat)] = trial
             tally.add(case.id, trial)
+            if on_trial is not None:
+                await _notify(on_trial, case, trial, result)
 
     async with anyio.create_task_group() as tg:
         for _ in range(min(concurrency, len(jobs)) or 1):
@@ -213,10 +222,14 @@ async def _run_trial(
     timeout_s: float | None,
     session_id: str,
     keep_session: bool,
-) -> Trial:
+) -> tuple[Trial, Result | None]:
     built: list[Agent] = []
+    ran: list[Result] = []
     try:
-        return await _trial(agent, case, repeat, scorers, timeout_s, session_id, built_by=built)
+        trial = await _trial(
+            agent, case, repeat, scorers, timeout_s, session_id, built_by=built, ran=ran
+        )
+        return trial, (ran[0] if ran else None)
     finally:
         if built and not keep_session:
             with anyio.CancelScope(shield=True):
@@ -247,6 +260,7 @@ async def _trial(
     session_id: str,
     *,
     built_by: list[Agent],
+    ran: list[Result],
 ) -> Trial:
     start = time.perf_counter()
     limit = anyio.fail_after(timeout_s) if timeout_s is not None else contextlib.nullcontext()
@@ -255,6 +269,7 @@ async def _trial(
             built = await _make_agent(agent)
             built_by.append(built)
             result = await built.run(_input(case), session_id=session_id)
+            ran.append(result)
     except TimeoutError:
         message = f"the run took longer than timeout_s={timeout_s}"
         return Trial(
@@ -286,6 +301,15 @@ async def _trial(
         scores=scores,
         passed=passed,
     )
+
+
+async def _notify(hook: TrialHook, case: Case, trial: Trial, result: Result | None) -> None:
+    try:
+        done = hook(case, trial, result)
+        if inspect.isawaitable(done):
+            await done
+    except Exception as exc:  # a telemetry hook must not fail the evaluation
+        _log.warning("spine-eval on_trial hook raised %s: %s", type(exc).__name__, exc)
 
 
 def _input(case: Case) -> str | list[Message]:

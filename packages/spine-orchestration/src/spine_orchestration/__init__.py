@@ -8,6 +8,7 @@ from .graph import END, START, Graph
 from .handoff import Handoff
 from .history import Checkpoint
 from .nodes import NodeContext
+from .observe import WorkflowObserver, WorkflowRun, add_observer, remove_observer
 from .parallel import Aggregate, Parallel
 from .reducers import Reducer, append, last_write
 from .results import GraphResult, MemberResult, TeamResult
@@ -34,7 +35,11 @@ __all__ = [
     "Sequential",
     "TeamResult",
     "Workflow",
+    "WorkflowObserver",
+    "WorkflowRun",
+    "add_observer",
     "append",
     "last_write",
+    "remove_observer",
     "supervisor",
 ]

@@ -14,7 +14,7 @@ import contextlib
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 
@@ -35,6 +35,7 @@ from spine_core import (
 )
 
 from ._members import Human, drive_agent, pass_up
+from .observe import WorkflowKind, observed
 from .results import MemberResult, TeamResult
 
 KEY = "spine.team"
@@ -155,6 +156,7 @@ class Team(ABC):
     """Base of the patterns: the pattern's session lives in `checkpoint` (by default the first
     member's store), and `run` / `resume` drive `_drive`, which each pattern implements."""
 
+    kind: ClassVar[WorkflowKind]  # how observers name the pattern
     name: str
     checkpoint: CheckpointStore
     tenant_id: str | None = None
@@ -281,6 +283,12 @@ class Team(ABC):
         )
 
     async def _execute(self, run: TeamRun) -> TeamResult:
+        with observed(self.kind, self.name, run.state) as seen:
+            result = await self._advance(run)
+            seen.stopped_reason, seen.error = result.stopped_reason, result.error
+        return result
+
+    async def _advance(self, run: TeamRun) -> TeamResult:
         try:
             reason, answer, error = await self._drive(run)
         except (CheckpointConflict, ResumeError):

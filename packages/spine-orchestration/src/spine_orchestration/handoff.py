@@ -43,6 +43,8 @@ class Handoff(Team):
             listed twice, or `max_handoffs` is negative.
     """
 
+    kind = "handoff"
+
     def __init__(
         self,
         agents: dict[str, Agent],

@@ -69,6 +69,8 @@ class Parallel(Team):
         TypeError: `aggregate` is none of the above.
     """
 
+    kind = "parallel"
+
     def __init__(
         self,
         *agents: Agent,

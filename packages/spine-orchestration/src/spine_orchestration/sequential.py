@@ -27,6 +27,8 @@ class Sequential(Team):
         ValueError: no agents.
     """
 
+    kind = "sequential"
+
     def __init__(
         self, *agents: Agent, name: str | None = None, checkpoint: CheckpointStore | None = None
     ) -> None:

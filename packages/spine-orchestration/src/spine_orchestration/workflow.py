@@ -25,6 +25,7 @@ from ._scheduler import Execution
 from ._stream import GraphStream
 from .events import GraphEvent, GraphEventType
 from .history import START, UPDATE, Checkpoint, Cursor, checkpoint_record, record, replay
+from .observe import observed
 from .results import GraphResult
 
 if TYPE_CHECKING:
@@ -245,6 +246,12 @@ class Workflow:
         )
 
     async def _execute(self, execution: Execution) -> GraphResult:
+        with observed("graph", self.name, execution.state) as seen:
+            result = await self._advance(execution)
+            seen.stopped_reason, seen.error = result.stopped_reason, result.error
+        return result
+
+    async def _advance(self, execution: Execution) -> GraphResult:
         depth = _DEPTH.set(_DEPTH.get() + 1)
         try:
             reason = await execution.run()

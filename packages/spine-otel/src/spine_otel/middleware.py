@@ -7,21 +7,26 @@ Spans (names and attributes from `spine_otel.semconv`, which cites the spec vers
 - `chat {model}` (CLIENT), one per model call of a step, child of the agent span;
 - `execute_tool {tool}` (INTERNAL), one per tool call, child of the agent span. While the tool
   runs its span is the current OpenTelemetry context, so a sub-agent (`Agent.as_tool`), or any
-  instrumented client the tool uses, nests under it.
+  instrumented client the tool uses, nests under it;
+- `invoke_workflow {name}` (INTERNAL), one per `run` / `resume` of a spine-orchestration
+  pattern or graph, once the middleware is registered as a workflow observer
+  (`spine_orchestration.add_observer(otel)`); its members' agent spans nest under it.
 
 Retries and fallbacks of a model call are span events (`spine.retry`, `spine.fallback`) on its
 one `chat` span, not separate spans. A resumed (or continued) session starts a new trace whose
-agent span links to the previous run's agent span (`spine.previous_run` link attribute).
+agent (or workflow) span links to the previous run's span (`spine.previous_run` link
+attribute).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
@@ -44,6 +49,7 @@ from . import _content, semconv
 from ._content import Redactor
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
     from opentelemetry.metrics import Meter, MeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
@@ -74,12 +80,28 @@ _REQUEST_SETTINGS = {
 }
 
 
+class WorkflowRunLike(Protocol):
+    """The shape of `spine_orchestration.WorkflowRun` that `OTelMiddleware.workflow` reads."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def stopped_reason(self) -> StopReason | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
 @dataclass(slots=True)
 class _Chat:
     span: Span
     started: float  # time.perf_counter() seconds
     first_event: int  # index into the run's trace events when the call began
     attributes: dict[str, Any]  # metric attributes: operation, provider, request model
+    provider: Any  # the provider the call began with
 
 
 @dataclass(slots=True)
@@ -88,6 +110,7 @@ class _RunScope:
 
     state: State
     span: Span
+    parent: Context  # a context holding `span`: the parent of the run's chat and tool spans
     token: object = None
     chat: _Chat | None = None
     tools: dict[str, tuple[Span, object]] = field(default_factory=dict)
@@ -176,15 +199,11 @@ class OTelMiddleware(Middleware):
             },
             links=links,
         )
-        scope = _RunScope(state, span)
-        context = otel_context.set_value(self._key, scope, trace.set_span_in_context(span))
+        parent = trace.set_span_in_context(span)
+        scope = _RunScope(state, span, parent)
+        context = otel_context.set_value(self._key, scope, parent)
         scope.token = otel_context.attach(context)
-        own = span.get_span_context()
-        if own.is_valid:
-            state.scratch[_PREVIOUS] = {
-                "trace_id": trace.format_trace_id(own.trace_id),
-                "span_id": trace.format_span_id(own.span_id),
-            }
+        _remember(state, span)
 
     async def on_run_end(self, state: State, result: Result) -> None:
         scope = otel_context.get_value(self._key)
@@ -255,11 +274,11 @@ class OTelMiddleware(Middleware):
                 )
         span = self._tracer.start_span(
             f"{semconv.OP_CHAT} {model}",
-            context=trace.set_span_in_context(scope.span),
+            context=scope.parent,
             kind=SpanKind.CLIENT,
             attributes=span_attributes,
         )
-        return _Chat(span, time.perf_counter(), len(ctx.tracer.events), attributes)
+        return _Chat(span, time.perf_counter(), len(ctx.tracer.events), attributes, ctx.provider)
 
     def _end_chat(
         self, scope: _RunScope, ctx: StepContext[Any] | None, events: Sequence[TraceEvent]
@@ -273,10 +292,10 @@ class OTelMiddleware(Middleware):
         failure = _add_retry_events(span, events[chat.first_event :])
         response = ctx.response if ctx is not None else None
         if response is not None and ctx is not None:
-            span.set_attribute(semconv.SPINE_ATTEMPTS, ctx.attempt)
-            attributes[semconv.PROVIDER_NAME] = _provider_name(ctx.provider)
+            if ctx.provider is not chat.provider:  # a fallback answered
+                attributes[semconv.PROVIDER_NAME] = _provider_name(ctx.provider)
             attributes[semconv.RESPONSE_MODEL] = response.model or provider_model(ctx.provider)
-            self._set_response(span, response, attributes)
+            self._set_response(span, response, attributes, ctx.attempt)
         elif failure is not None:
             attributes[semconv.ERROR_TYPE] = _error_type(failure)
             span.set_attribute(semconv.ERROR_TYPE, attributes[semconv.ERROR_TYPE])
@@ -285,30 +304,41 @@ class OTelMiddleware(Middleware):
         span.end()
 
     def _set_response(
-        self, span: Span, response: ModelResponse, attributes: dict[str, Any]
+        self, span: Span, response: ModelResponse, attributes: dict[str, Any], attempt: int
+    ) -> None:
+        usage = response.usage
+        if span.is_recording():  # sampled out or no SDK: skip building the attributes
+            self._set_response_attributes(span, response, attributes, attempt)
+        self._tokens.record(usage.input_tokens, {**attributes, semconv.TOKEN_TYPE: "input"})
+        self._tokens.record(usage.output_tokens, {**attributes, semconv.TOKEN_TYPE: "output"})
+
+    def _set_response_attributes(
+        self, span: Span, response: ModelResponse, attributes: dict[str, Any], attempt: int
     ) -> None:
         usage = response.usage
         finish = response.finish_reason.value
-        span.set_attribute(semconv.PROVIDER_NAME, attributes[semconv.PROVIDER_NAME])
-        span.set_attribute(semconv.RESPONSE_MODEL, attributes[semconv.RESPONSE_MODEL])
-        span.set_attribute(
-            semconv.RESPONSE_FINISH_REASONS, [semconv.FINISH_REASONS.get(finish, finish)]
-        )
-        span.set_attribute(semconv.USAGE_INPUT_TOKENS, usage.input_tokens)
-        span.set_attribute(semconv.USAGE_OUTPUT_TOKENS, usage.output_tokens)
-        span.set_attribute(semconv.USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_tokens)
-        span.set_attribute(semconv.USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write_tokens)
-        span.set_attribute(semconv.USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens)
-        span.set_attribute(semconv.SPINE_COST_USD, usage.cost_usd)
+        recorded: dict[str, Any] = {  # one call: the SDK takes its lock once
+            semconv.PROVIDER_NAME: attributes[semconv.PROVIDER_NAME],
+            semconv.RESPONSE_MODEL: attributes[semconv.RESPONSE_MODEL],
+            semconv.RESPONSE_FINISH_REASONS: (semconv.FINISH_REASONS.get(finish, finish),),
+            semconv.USAGE_INPUT_TOKENS: usage.input_tokens,
+            semconv.USAGE_OUTPUT_TOKENS: usage.output_tokens,
+            semconv.USAGE_CACHE_READ_INPUT_TOKENS: usage.cache_read_tokens,
+            semconv.USAGE_CACHE_CREATION_INPUT_TOKENS: usage.cache_write_tokens,
+            semconv.SPINE_ATTEMPTS: attempt,
+        }
+        if usage.reasoning_tokens:
+            recorded[semconv.USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+        if usage.cost_usd:
+            recorded[semconv.SPINE_COST_USD] = usage.cost_usd
         if response.cached:
-            span.set_attribute(semconv.SPINE_CACHED, True)
+            recorded[semconv.SPINE_CACHED] = True
+        span.set_attributes(recorded)
         if self.capture_content:
             span.set_attribute(
                 semconv.OUTPUT_MESSAGES,
                 _content.output_messages(response.message, finish, self.redact),
             )
-        self._tokens.record(usage.input_tokens, {**attributes, semconv.TOKEN_TYPE: "input"})
-        self._tokens.record(usage.output_tokens, {**attributes, semconv.TOKEN_TYPE: "output"})
 
     # -- tool calls ---------------------------------------------------------------------------
 
@@ -365,10 +395,63 @@ class OTelMiddleware(Middleware):
             attributes[semconv.TOOL_CALL_ARGUMENTS] = _content.scrub(arguments, self.redact)
         return self._tracer.start_span(
             f"{semconv.OP_EXECUTE_TOOL} {ctx.call.name}",
-            context=trace.set_span_in_context(scope.span),
+            context=scope.parent,
             kind=SpanKind.INTERNAL,
             attributes=attributes,
         )
+
+    # -- workflows ----------------------------------------------------------------------------
+
+    @contextmanager
+    def workflow(self, run: WorkflowRunLike) -> Iterator[Span]:
+        """An `invoke_workflow {name}` span (INTERNAL) around one pattern or graph invocation,
+        current while it runs, so its members' `invoke_agent` spans (and sub-graphs'
+        `invoke_workflow` spans) nest under it.
+
+        This makes the middleware a spine-orchestration workflow observer: register it once
+        with `spine_orchestration.add_observer(otel)`. `run` is a
+        `spine_orchestration.WorkflowRun` (anything with `kind`, `name`, `state`,
+        `stopped_reason` and `error`). A resumed run starts a new trace linked to the paused
+        one, like an agent's.
+        """
+        state = run.state
+        span = self._tracer.start_span(
+            f"{semconv.OP_INVOKE_WORKFLOW} {run.name}",
+            kind=SpanKind.INTERNAL,
+            attributes={
+                semconv.OPERATION_NAME: semconv.OP_INVOKE_WORKFLOW,
+                semconv.WORKFLOW_NAME: run.name,
+                semconv.CONVERSATION_ID: state.session_id,
+                semconv.SPINE_WORKFLOW_KIND: run.kind,
+            },
+            links=_previous_run_link(state.scratch.get(_PREVIOUS)),
+        )
+        _remember(state, span)
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            yield span
+        except Exception as exc:  # a lost claim race, a broken store
+            span.record_exception(exc)
+            span.set_attribute(semconv.ERROR_TYPE, type(exc).__name__)
+            span.set_status(Status(StatusCode.ERROR, _content.scrub(str(exc), None)))
+            raise
+        except BaseException:  # cancelled (the run checkpointed itself as cancelled)
+            span.set_attribute(semconv.SPINE_STOP_REASON, StopReason.CANCELLED.value)
+            raise
+        else:
+            reason = run.stopped_reason
+            if reason is not None:
+                span.set_attribute(semconv.SPINE_STOP_REASON, reason.value)
+            span.set_attribute(semconv.USAGE_INPUT_TOKENS, state.usage.input_tokens)
+            span.set_attribute(semconv.USAGE_OUTPUT_TOKENS, state.usage.output_tokens)
+            span.set_attribute(semconv.SPINE_COST_USD, state.usage.cost_usd)
+            if reason is StopReason.ERROR:
+                span.set_attribute(semconv.ERROR_TYPE, "workflow_error")
+                message = _content.scrub(run.error or "workflow failed", None)
+                span.set_status(Status(StatusCode.ERROR, message))
+        finally:
+            span.end()
+            otel_context.detach(token)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -390,6 +473,8 @@ def _provider_name(provider: Any) -> str:
 
 def _request_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if not settings:
+        return out
     for key, attribute in _REQUEST_SETTINGS.items():
         value = settings.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -433,6 +518,16 @@ def _add_retry_events(span: Span, events: Sequence[TraceEvent]) -> dict[str, Any
         name = semconv.EVENT_FALLBACK if action == "fallback" else semconv.EVENT_RETRY
         span.add_event(name, attributes, timestamp=int(event.ts * 1e9))
     return failure
+
+
+def _remember(state: State, span: Span) -> None:
+    """Keep `span`'s ids in the session (checkpointed): the next run of it links to it."""
+    own = span.get_span_context()
+    if own.is_valid:
+        state.scratch[_PREVIOUS] = {
+            "trace_id": trace.format_trace_id(own.trace_id),
+            "span_id": trace.format_span_id(own.span_id),
+        }
 
 
 def _previous_run_link(value: Any) -> list[Link]:

@@ -2,9 +2,10 @@
 
 Source: the OpenTelemetry semantic conventions for generative AI, now kept in
 `open-telemetry/semantic-conventions-genai` (status: Development), as read on 2026-12-01:
-the pages "GenAI spans", "GenAI agent and framework spans" and "GenAI metrics". The installed
-`opentelemetry-semantic-conventions` 0.66b2 lags that text and marks every `gen_ai.*` constant
-deprecated ("moved"), so Spine keeps its own copy here instead of importing those constants.
+the pages "GenAI spans", "GenAI agent and framework spans", "GenAI events" and "GenAI
+metrics". The installed `opentelemetry-semantic-conventions` 0.66b2 lags that text and marks
+every `gen_ai.*` constant deprecated ("moved"), so Spine keeps its own copy here instead of
+importing those constants.
 Names under `spine.` are Spine's own (not part of the conventions).
 """
 
@@ -24,11 +25,13 @@ SPEC: Final = "OpenTelemetry GenAI semantic conventions (semantic-conventions-ge
 OP_CHAT: Final = "chat"  # span "chat {gen_ai.request.model}", kind CLIENT
 OP_INVOKE_AGENT: Final = "invoke_agent"  # "invoke_agent {gen_ai.agent.name}", INTERNAL in-process
 OP_EXECUTE_TOOL: Final = "execute_tool"  # "execute_tool {gen_ai.tool.name}", kind INTERNAL
+OP_INVOKE_WORKFLOW: Final = "invoke_workflow"  # "invoke_workflow {gen_ai.workflow.name}", INTERNAL
 
 # -- attributes ---------------------------------------------------------------------------------
 OPERATION_NAME: Final = "gen_ai.operation.name"
 PROVIDER_NAME: Final = "gen_ai.provider.name"  # replaces the deprecated gen_ai.system
 AGENT_NAME: Final = "gen_ai.agent.name"
+WORKFLOW_NAME: Final = "gen_ai.workflow.name"
 CONVERSATION_ID: Final = "gen_ai.conversation.id"
 REQUEST_MODEL: Final = "gen_ai.request.model"
 REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
@@ -51,6 +54,7 @@ TOOL_NAME: Final = "gen_ai.tool.name"  # required on execute_tool
 TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 TOOL_TYPE: Final = "gen_ai.tool.type"  # "function" | "extension" | "datastore"
 TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
+RESPONSE_ID: Final = "gen_ai.response.id"
 ERROR_TYPE: Final = "error.type"  # stable (opentelemetry.semconv.attributes.error_attributes)
 
 # Opt-in content attributes (recorded only with capture_content=True), as JSON strings.
@@ -61,7 +65,20 @@ TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
 TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
 
+# The gen_ai.evaluation.result event ("GenAI events"): one per score, parented to the span of
+# the operation evaluated when known.
+EVENT_EVALUATION_RESULT: Final = "gen_ai.evaluation.result"
+EVALUATION_NAME: Final = "gen_ai.evaluation.name"  # required
+EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"  # double
+EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"  # low cardinality: pass / fail
+EVALUATION_EXPLANATION: Final = "gen_ai.evaluation.explanation"
+
 # Spine's own attributes.
+SPINE_WORKFLOW_KIND: Final = "spine.workflow.kind"  # sequential | parallel | handoff | graph
+SPINE_EVAL_DATASET: Final = "spine.eval.dataset"
+SPINE_EVAL_CASE: Final = "spine.eval.case_id"
+SPINE_EVAL_REPEAT: Final = "spine.eval.repeat"
+SPINE_EVAL_PASSED: Final = "spine.eval.passed"
 SPINE_STOP_REASON: Final = "spine.stop_reason"
 SPINE_STEPS: Final = "spine.steps"
 SPINE_DEPTH: Final = "spine.depth"

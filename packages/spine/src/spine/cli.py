@@ -24,7 +24,7 @@ from rich.text import Text
 
 from spine_core import Result, StopReason, provider_name
 
-from . import render
+from . import otel_setup, render
 from .diagnose import explain
 from .runtime import (
     CliError,
@@ -162,6 +162,14 @@ def run(
     max_steps: Annotated[
         int | None, typer.Option("--max-steps", min=1, help="Override guards.max_steps.")
     ] = None,
+    otel: Annotated[
+        bool,
+        typer.Option(
+            "--otel",
+            help="Export traces and metrics via OTLP/HTTP, configured by the standard "
+            "OTEL_EXPORTER_OTLP_* variables (needs spine-agents[otel]).",
+        ),
+    ] = False,
 ) -> None:
     """Run the agent in SPEC on INPUT and print the tool calls, the answer and usage.
 
@@ -171,6 +179,7 @@ def run(
     """
     text = _read_input(input)
     loaded = load(spec, model=model, max_steps=max_steps)
+    export = otel_setup.setup(loaded.agent) if otel else None
     session_id = session or new_session_id()
     started = False
 
@@ -191,6 +200,9 @@ def run(
         if started:
             _cancelled_hint(loaded, session_id)
         raise
+    finally:
+        if export is not None:
+            export.shutdown()
     _finish(result, loaded=loaded, as_json=as_json, streamed=stream)
 
 
