@@ -12,6 +12,9 @@ from spine_core import (
     RunStatus,
     ScriptedProvider,
     State,
+    ToolCall,
+    ToolContext,
+    tool,
 )
 
 
@@ -154,13 +157,61 @@ async def test_list_reports_message_count_and_revision() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_run_checkpoints_after_each_step() -> None:
+async def test_a_final_answer_is_checkpointed_once_at_the_end_of_the_run() -> None:
     store = InMemoryCheckpointStore()
     agent = Agent(ScriptedProvider(["hello"]), checkpoint=store)
 
     result = await agent.run("hi")
 
-    assert result.state.revision == 2  # after the model step and at the end of the run
+    assert result.state.revision == 1
+    stored = await store.get(result.session_id)
+    assert stored is not None and [m.text for m in stored.messages] == ["hi", "hello"]
+
+
+def _calling(tool_name: str) -> ScriptedProvider:
+    call = ToolCall(id="c1", name=tool_name, arguments={})
+    return ScriptedProvider([Message.assistant(tool_calls=[call]), "done"])
+
+
+@pytest.mark.anyio
+async def test_a_side_effecting_tool_runs_only_after_its_request_is_checkpointed() -> None:
+    store = InMemoryCheckpointStore()
+    seen: list[list[str]] = []
+
+    @tool
+    async def charge(ctx: ToolContext) -> str:
+        """Charge the card."""
+        stored = await store.get(ctx.session_id)
+        assert stored is not None
+        seen.append([m.role.value for m in stored.messages])
+        return "charged"
+
+    result = await Agent(_calling("charge"), tools=[charge], checkpoint=store).run("pay")
+
+    assert result.ok
+    assert seen == [["user", "assistant"]]  # the call was on record before it ran
+
+
+@pytest.mark.anyio
+async def test_a_read_only_tool_step_writes_one_checkpoint_after_its_results() -> None:
+    store = InMemoryCheckpointStore()
+    seen: list[list[str]] = []
+
+    @tool(read_only=True)
+    async def look(ctx: ToolContext) -> str:
+        """Look something up."""
+        stored = await store.get(ctx.session_id)
+        seen.append([m.role.value for m in stored.messages] if stored else [])
+        return "found"
+
+    result = await Agent(_calling("look"), tools=[look], checkpoint=store).run("find")
+
+    assert result.ok
+    assert seen == [[]]  # nothing written before the read-only call
+    assert result.state.revision == 2  # the call with its result, then the final answer
+    stored = await store.get(result.session_id)
+    assert stored is not None
+    assert [m.role.value for m in stored.messages] == ["user", "assistant", "tool", "assistant"]
 
 
 @pytest.mark.anyio
@@ -175,3 +226,28 @@ async def test_the_in_memory_store_drops_the_least_recently_used_session_past_it
     assert await store.get("b") is None
     assert await store.get("a") is not None and await store.get("c") is not None
     assert sorted(i.session_id for i in await store.list()) == ["a", "c"]
+
+
+@pytest.mark.anyio
+async def test_sessions_past_the_hot_bound_are_compacted_and_read_back_whole() -> None:
+    store = InMemoryCheckpointStore(hot_sessions=1)
+    first = State(session_id="first", messages=[Message.user("one"), Message.assistant("two")])
+    await store.put(first)
+    await store.put(State(session_id="second", messages=[Message.user("other")]))
+
+    assert store._hot.keys() == {"second"}  # "first" is held as JSON now
+    cold = await store.get("first")
+    assert cold is not None and cold.messages == first.messages
+    assert cold.messages[0] is not first.messages[0]  # decoded, not the run's objects
+
+    cold.messages.append(Message.user("three"))
+    await store.put(cold)
+    again = await store.get("first")
+    assert again is not None and [m.text for m in again.messages] == ["one", "two", "three"]
+    [info] = [i for i in await store.list() if i.session_id == "first"]
+    assert info.message_count == 3 and info.revision == 2
+
+
+def test_a_store_needs_at_least_one_hot_session() -> None:
+    with pytest.raises(ValueError, match="hot_sessions"):
+        InMemoryCheckpointStore(hot_sessions=0)

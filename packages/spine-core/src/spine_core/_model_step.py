@@ -26,8 +26,12 @@ async def call_model(run: Run) -> ModelResponse | None:
     hooked = "before_model" in hooks
     ctx.messages = run.model_messages()
     # Hooks may edit tools and settings in place: give them copies; without hooks, share.
-    ctx.tools = list(run.agent.tools.values())
-    ctx.settings = dict(run.settings) if hooked else run.settings
+    if hooked or "after_model" in hooks:
+        ctx.tools = list(run.agent.tools.values())
+        ctx.settings = dict(run.settings)
+    else:
+        ctx.tools = run.tool_list
+        ctx.settings = run.settings
     ctx.provider = run.provider  # a fallback lasts one step
     ctx.response = None
     ctx.force_continue = False

@@ -98,7 +98,9 @@ class Run:
         self.output: Any = None
         self.repairs = 0
         self.result: Result | None = None
+        self.tool_list = list(agent.tools.values())  # shared by steps without model hooks
         self._schemas: tuple[tuple[Tool, ...], list[dict[str, Any]]] = ((), [])
+        self._schemas_of: list[Tool] | None = None
         self._described: tuple[Any, str, str, bool] = (None, "", "", False)
 
     def cancelled(self) -> bool:
@@ -143,11 +145,14 @@ class Run:
 
     def tool_schemas(self, tools: list[Tool]) -> list[dict[str, Any]]:
         """`Tool.schema` of each tool, rebuilt only when the tool list changes."""
+        if tools is self._schemas_of:  # the run's shared list: unchanged
+            return self._schemas[1]
         key = tuple(tools)
         cached, schemas = self._schemas
         if key != cached:  # Tool compares by identity: a cheap C-level check
             schemas = [t.schema for t in tools]
             self._schemas = (key, schemas)
+        self._schemas_of = tools if tools is self.tool_list else None
         return schemas
 
     async def save(self) -> None:
@@ -246,12 +251,27 @@ class Run:
                         _bound_arguments(tool_call)
                         break
             state.messages.append(response.message)
-            await self.save()
-            if pending or self.ctx.force_continue:
+            if pending:
+                if self._request_needs_checkpoint(pending):
+                    await self.save()  # the calls are on record before any side effect
+                continue
+            if self.ctx.force_continue:
+                await self.save()
                 continue
             if self.output_spec is None or self._accept_output(response.message):
-                return StopReason.FINAL
-            await self.save()  # the repair request
+                return StopReason.FINAL  # `_finish` checkpoints the answer
+            await self.save()  # the answer and the repair request
+
+    def _request_needs_checkpoint(self, calls: list[ToolCall]) -> bool:
+        """Whether the model's request must be checkpointed before its calls run: yes unless
+        every call is read-only (`Tool.read_only`) or never reaches a tool (an unknown tool,
+        invalid arguments); their results' checkpoint then records the request too."""
+        tools = self.agent.tools
+        for call in calls:
+            found = tools.get(call.name)
+            if found is not None and not found.read_only and call.arguments_error is None:
+                return True
+        return False
 
     def _accept_output(self, message: Message) -> bool:
         """Validate the typed output; False after appending a repair request."""
@@ -293,7 +313,8 @@ class Run:
             answer = message or None  # a StopRun's explanation (guardrail, loop, ...)
         try:
             await self.save()
-        except CheckpointConflict:
+        except CheckpointConflict as conflict:
+            await self._end_on_conflict(conflict)
             raise
         except Exception as exc:  # the store refused the state: report it, keep the Result
             if error is None:

@@ -16,7 +16,7 @@ from .messages import Message, ToolCall
 from .middleware import ErrorAction, StopRun
 from .state import InterruptRequest
 from .stop import StopReason
-from .tools import Interrupt, tool_output_text
+from .tools import Interrupt, Tool, tool_output_text
 from .tracing import EventType
 
 if TYPE_CHECKING:
@@ -132,9 +132,54 @@ def _pause(
 async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outcome:
     agent = run.agent
     tool = agent.tools.get(call.name)
+    run.tracer.emit(EventType.TOOL_CALL, id=call.id, name=call.name, arguments=call.arguments)
+    hooks = agent.chain.present
+    if (  # nothing can see a ToolContext: call the tool directly
+        tool is not None
+        and decision is None
+        and call.arguments_error is None
+        and tool.context_param is None
+        and "before_tool" not in hooks
+        and "after_tool" not in hooks
+        and "on_error" not in hooks
+    ):
+        outcome = await _call_plain(tool, call)
+    else:
+        outcome = await _call_hooked(run, tool, call, decision)
+    if outcome.interrupt is None:
+        run.tracer.emit(
+            EventType.TOOL_RESULT,
+            id=call.id,
+            name=call.name,
+            result=outcome.text,
+            is_error=outcome.is_error,
+        )
+    return outcome
+
+
+async def _call_plain(tool: Tool, call: ToolCall) -> _Outcome:
+    """A call no middleware hooks and no tool context observe (the common case)."""
+    try:
+        result = await tool.call(call.arguments)
+    except Interrupt as exc:
+        return _Outcome(interrupt=exc)
+    except ToolValidationError as exc:
+        return _Outcome(text=str(exc), is_error=True)
+    except StopRun:
+        raise
+    except Exception as exc:
+        return _Outcome(
+            text=f"Tool '{call.name}' failed: {type(exc).__name__}: {exc}", is_error=True
+        )
+    return _Outcome(text=tool_output_text(result))
+
+
+async def _call_hooked(
+    run: Run, tool: Tool | None, call: ToolCall, decision: Decision | None
+) -> _Outcome:
+    agent = run.agent
     ctx: ToolContext[Any] = ToolContext(run.state, tool, call, run=run.ctx)
     ctx.decision = decision
-    run.tracer.emit(EventType.TOOL_CALL, id=call.id, name=call.name, arguments=call.arguments)
     # A tool that forwards decisions (a sub-agent) is invoked and takes `ctx.decision` itself.
     human = None if tool is not None and tool.forwards_decisions else decision
     if human is not None and human.action == "reject":
@@ -160,17 +205,9 @@ async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outc
                 return _Outcome(interrupt=interrupt)
     if "after_tool" in agent.chain.present:
         await agent.chain.after_tool(ctx)
-    outcome = _Outcome(
+    return _Outcome(
         text=tool_output_text(ctx.result), is_error=ctx.is_error or ctx.error is not None
     )
-    run.tracer.emit(
-        EventType.TOOL_RESULT,
-        id=call.id,
-        name=call.name,
-        result=outcome.text,
-        is_error=outcome.is_error,
-    )
-    return outcome
 
 
 async def _invoke(run: Run, ctx: ToolContext[Any]) -> Interrupt | None:

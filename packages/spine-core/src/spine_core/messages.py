@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from ._trusted import fill, trusted
+
 __all__ = [
     "FinishReason",
     "ImagePart",
@@ -111,6 +113,36 @@ class ToolCall(BaseModel):
     arguments_error: str | None = None
     signature: str | None = None
 
+    def __init__(self, /, **data: Any) -> None:
+        # Fast path for the exact types a provider adapter passes; anything else validates.
+        get = data.get
+        arguments = get("arguments")
+        error = get("arguments_error")
+        signature = get("signature")
+        if (
+            type(get("id")) is str
+            and type(get("name")) is str
+            and (arguments is None or type(arguments) is dict)
+            and (error is None or type(error) is str)
+            and (signature is None or type(signature) is str)
+            and type(self) is ToolCall
+            and _CALL_KEYS.issuperset(data)
+        ):
+            values = {
+                "id": data["id"],
+                "name": data["name"],
+                # JSON object keys are strings; a copy, as validation would make
+                "arguments": {} if arguments is None else dict(arguments),
+                "arguments_error": error,
+                "signature": signature,
+            }
+            fill(self, values, set(data))
+        else:
+            super().__init__(**data)
+
+
+_CALL_KEYS = frozenset(ToolCall.model_fields)
+
 
 class Message(BaseModel):
     """One message of a conversation.
@@ -136,10 +168,14 @@ class Message(BaseModel):
 
     @classmethod
     def system(cls, content: str) -> Message:
+        if cls is Message and type(content) is str:
+            return _text_message(Role.SYSTEM, content)
         return cls(role=Role.SYSTEM, content=content)
 
     @classmethod
     def user(cls, content: str) -> Message:
+        if cls is Message and type(content) is str:
+            return _text_message(Role.USER, content)
         return cls(role=Role.USER, content=content)
 
     @classmethod
@@ -151,6 +187,22 @@ class Message(BaseModel):
     def assistant(
         cls, content: str | None = None, tool_calls: list[ToolCall] | None = None
     ) -> Message:
+        if (
+            cls is Message
+            and (content is None or type(content) is str)
+            and (tool_calls is None or (type(tool_calls) is list and _all_calls(tool_calls)))
+        ):
+            values = {
+                "role": Role.ASSISTANT,
+                "content": content,
+                "parts": None,
+                "tool_calls": tool_calls or [],
+                "tool_call_id": None,
+                "name": None,
+                "thinking": [],
+                "is_error": False,
+            }
+            return trusted(Message, values, {"role", "content", "tool_calls"})
         return cls(role=Role.ASSISTANT, content=content, tool_calls=tool_calls or [])
 
     @classmethod
@@ -158,6 +210,24 @@ class Message(BaseModel):
         cls, content: str, tool_call_id: str, name: str | None = None, *, is_error: bool = False
     ) -> Message:
         """The result of the tool call `tool_call_id` (`is_error` marks a failed call)."""
+        if (
+            cls is Message
+            and type(content) is str
+            and type(tool_call_id) is str
+            and (name is None or type(name) is str)
+            and type(is_error) is bool
+        ):
+            values: dict[str, Any] = {
+                "role": Role.TOOL,
+                "content": content,
+                "parts": None,
+                "tool_calls": [],
+                "tool_call_id": tool_call_id,
+                "name": name,
+                "thinking": [],
+                "is_error": is_error,
+            }
+            return trusted(Message, values, _TOOL_FIELDS_SET.copy())
         return cls(
             role=Role.TOOL,
             content=content,
@@ -172,6 +242,30 @@ class Message(BaseModel):
         if self.content or not self.parts:
             return self.content or ""
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+
+_TOOL_FIELDS_SET = {"role", "content", "tool_call_id", "name", "is_error"}
+
+
+def _text_message(role: Role, content: str) -> Message:
+    values: dict[str, Any] = {
+        "role": role,
+        "content": content,
+        "parts": None,
+        "tool_calls": [],
+        "tool_call_id": None,
+        "name": None,
+        "thinking": [],
+        "is_error": False,
+    }
+    return trusted(Message, values, {"role", "content"})
+
+
+def _all_calls(calls: list[Any]) -> bool:
+    for call in calls:  # noqa: SIM110 - a plain loop: all(<genexpr>) costs more per call
+        if type(call) is not ToolCall:
+            return False
+    return True
 
 
 class Usage(BaseModel):
@@ -192,6 +286,13 @@ class Usage(BaseModel):
     cost_usd: float = 0.0
     requests: int = 0
 
+    def __init__(self, /, **data: Any) -> None:
+        # Fast path: counts given as exact ints (and cost as a float); anything else validates.
+        if type(self) is Usage and _exact_usage(data):
+            fill(self, {**_USAGE_DEFAULTS, **data}, set(data))
+        else:
+            super().__init__(**data)
+
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
@@ -211,6 +312,16 @@ class Usage(BaseModel):
 
 
 _USAGE_FIELDS = tuple(Usage.model_fields)
+_USAGE_DEFAULTS: dict[str, Any] = {name: info.default for name, info in Usage.model_fields.items()}
+_USAGE_TYPES = {name: type(value) for name, value in _USAGE_DEFAULTS.items()}
+
+
+def _exact_usage(data: dict[str, Any]) -> bool:
+    types = _USAGE_TYPES
+    for name, value in data.items():  # noqa: SIM110 - a plain loop, as in _all_calls
+        if types.get(name) is not type(value):
+            return False
+    return True
 
 
 class FinishReason(StrEnum):
@@ -283,6 +394,35 @@ class ModelResponse(BaseModel):
     raw: Any = Field(default=None, exclude=True, repr=False)
     cached: bool = False
 
+    def __init__(self, /, **data: Any) -> None:
+        # Fast path: a `Message` and a `Usage` as built by an adapter; anything else validates.
+        message = data.get("message")
+        usage = data.get("usage")
+        model = data.get("model")
+        cached = data.get("cached", False)
+        if (
+            type(self) is ModelResponse
+            and type(message) is Message
+            and (usage is None or type(usage) is Usage)
+            and (model is None or type(model) is str)
+            and type(cached) is bool
+            and _RESPONSE_KEYS.issuperset(data)
+        ):
+            finish = data.get("finish_reason")
+            if type(finish) is not FinishReason:
+                finish = normalize_finish_reason(finish, has_tool_calls=bool(message.tool_calls))
+            values = {
+                "message": message,
+                "usage": Usage() if usage is None else usage,
+                "finish_reason": finish,
+                "model": model,
+                "raw": data.get("raw"),
+                "cached": cached,
+            }
+            fill(self, values, set(data))
+        else:
+            super().__init__(**data)
+
     @field_validator("finish_reason", mode="before")
     @classmethod
     def _normalize_finish(cls, value: Any, info: ValidationInfo) -> FinishReason:
@@ -293,3 +433,6 @@ class ModelResponse(BaseModel):
         if value is None:  # the common case first: inferred from the message
             return FinishReason.TOOL_CALLS if calls else FinishReason.STOP
         return normalize_finish_reason(value, has_tool_calls=calls)
+
+
+_RESPONSE_KEYS = frozenset(ModelResponse.model_fields)

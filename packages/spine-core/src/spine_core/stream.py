@@ -90,9 +90,20 @@ class RunStream:
             raise StopAsyncIteration
         if self._receive is None:
             send, self._receive = anyio.create_memory_object_stream[TraceEvent](math.inf)
-            _spawn(self._producer.produce, await self._begin(send), send)
+            try:
+                run = await self._begin(send)
+            except BaseException:  # no run started (e.g. the session awaits a human)
+                self._closed = True
+                send.close()
+                self._receive.close()
+                self._producer.done.set()
+                raise
+            _spawn(self._producer.produce, run, send)
         try:
-            return await self._receive.receive()
+            try:  # drain what the run already sent without an event-loop iteration each
+                return self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                return await self._receive.receive()
         except anyio.EndOfStream:
             await self._end()
             raise StopAsyncIteration from None

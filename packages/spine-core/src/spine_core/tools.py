@@ -82,6 +82,11 @@ class Tool:
         forwards_decisions: When True, a human decision on this tool's pause (approve, reject
             or answer) re-invokes the tool with `ctx.decision` instead of becoming the result;
             `Agent.as_tool` sets it to hand the decision to the sub-agent that paused.
+        read_only: The tool changes nothing outside the run (a lookup, a computation; MCP's
+            `readOnlyHint`). A step whose calls are all read-only writes one checkpoint, after
+            the results, instead of also checkpointing the model's request before running
+            them: a crash in between repeats that model call, which is harmless only when
+            the tool has no side effects. False (the default) keeps both checkpoints.
     """
 
     name: str
@@ -93,6 +98,7 @@ class Tool:
     _is_async: bool = field(default=False, repr=False)
     context_param: str | None = field(default=None, repr=False, kw_only=True)
     forwards_decisions: bool = field(default=False, repr=False, kw_only=True)
+    read_only: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         self._is_async = _is_async_callable(self.func)
@@ -111,7 +117,7 @@ class Tool:
         if self._model is None:
             return dict(args)
         try:
-            validated = self._model.model_validate(args)
+            validated = self._model.__pydantic_validator__.validate_python(args)
         except ValidationError as exc:
             raise ToolValidationError(self.name, _describe(exc)) from None
         return dict(validated.__dict__)  # field values as validated (nested models kept)
@@ -242,7 +248,11 @@ def tool(func: Callable[..., Any]) -> Tool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, approve: bool = False
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    approve: bool = False,
+    read_only: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -252,10 +262,12 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     approve: bool = False,
+    read_only: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a `Tool`.
 
-    Use as `@tool` or `@tool(name=..., description=..., approve=True)`. Parameter types and
+    Use as `@tool` or `@tool(name=..., description=..., approve=True, read_only=True)`
+    (`read_only`: see `Tool.read_only`). Parameter types and
     defaults become the JSON schema; the docstring's first paragraph becomes the description
     and its `Args:` section the parameter descriptions. A parameter annotated `ToolContext`
     receives the call's context and is hidden from the model.
@@ -267,6 +279,7 @@ def tool(
     def wrap(f: Callable[..., Any]) -> Tool:
         built = _build(f, name, description)
         built.approve = approve
+        built.read_only = read_only
         return built
 
     return wrap(func) if func is not None else wrap
@@ -280,6 +293,7 @@ def raw_tool(
     *,
     approve: bool = False,
     is_async: bool = True,
+    read_only: bool = False,
 ) -> Tool:
     """Build a `Tool` from a ready-made JSON schema and callable.
 
@@ -294,9 +308,10 @@ def raw_tool(
         func: Sync or async function taking the arguments as keywords.
         approve: Require human approval for each call.
         is_async: Accepted for compatibility; whether `func` is async is detected.
+        read_only: The tool has no side effects (see `Tool.read_only`).
     """
     del is_async  # detected from func (a sync function marked async used to break)
-    return Tool(name, description, parameters, func, approve)
+    return Tool(name, description, parameters, func, approve, read_only=read_only)
 
 
 def tool_output_text(value: Any) -> str:

@@ -1,0 +1,46 @@
+"""Building pydantic model instances from values the kernel already knows are valid.
+
+Validation happens once, where data enters (a provider's JSON, a store's decode, tool
+arguments). Objects the loop builds from values of the exact field types skip it: `trusted`
+fills the instance's slots directly, which costs a fraction of a validation. Callers check the
+exact types first and fall back to the validating constructor for anything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+__all__ = ["fill", "trusted"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_new = object.__new__
+_slots = BaseModel.__dict__
+_set_dict = _slots["__dict__"].__set__
+_set_fields_set = _slots["__pydantic_fields_set__"].__set__
+_set_extra = _slots["__pydantic_extra__"].__set__
+_set_private = _slots["__pydantic_private__"].__set__
+
+
+def trusted(cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
+    """An instance of `cls` holding `values` (every field, in declaration order) unvalidated.
+
+    `fields_set` names the fields the caller gave explicitly (what `model_dump(exclude_unset=
+    True)` keeps). Only for models without private attributes or extra fields.
+    """
+    obj = _new(cls)
+    _set_dict(obj, values)
+    _set_fields_set(obj, fields_set)
+    _set_extra(obj, None)
+    _set_private(obj, None)
+    return obj
+
+
+def fill(obj: BaseModel, values: dict[str, Any], fields_set: set[str]) -> None:
+    """Fill a freshly allocated `obj` (inside its `__init__`) as `trusted` does."""
+    _set_dict(obj, values)
+    _set_fields_set(obj, fields_set)
+    _set_extra(obj, None)
+    _set_private(obj, None)
