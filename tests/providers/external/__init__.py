@@ -1,0 +1,1 @@
+"""Tests of external agent runtimes (Claude Code CLI, Claude Agent SDK) as providers."""
