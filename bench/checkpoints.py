@@ -7,6 +7,10 @@ For each store (SQLite, Redis, PostgreSQL):
    equivalent single-row upsert per put in the same run (target: at least 70% of raw); the
    two alternate over 3 rounds of `--seconds` each, and the best round of each counts.
 
+3. the agent step on each store against the same step on the default in-memory store,
+   measured in the same run (bench/kernel.py's workload: one read-only tool per step, so one
+   checkpoint per step; best of 3 interleaved rounds). Targets: SQLite <= 5x, Redis <= 6x.
+
 Usage: .venv/bin/python bench/checkpoints.py [--seconds 2] [--only sqlite,redis,postgres]
 Needs Redis at 127.0.0.1:6379 and PostgreSQL at 127.0.0.1:5432 (trust auth, database test).
 """
@@ -17,6 +21,7 @@ import argparse
 import json
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -29,7 +34,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from spine_backends import PostgresCheckpoint, RedisCheckpoint, SQLiteCheckpoint
-from spine_core import Message, State
+from spine_core import Agent, Guards, InMemoryCheckpointStore, Message, State
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -192,6 +197,58 @@ async def bench_postgres(seconds: float) -> dict[str, Any]:
         await pool.close()
 
 
+async def step_ratios(runs: int = 100, rounds: int = 3) -> dict[str, float]:
+    """Microseconds per agent step on each store (and "memory"), best of `rounds`."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import kernel  # bench/kernel.py: the same workload as the kernel figures
+
+    folder = Path(tempfile.mkdtemp(prefix="spine-bench-"))
+    prefix, schema = f"bench:{uuid.uuid4().hex[:8]}", f"bench_{uuid.uuid4().hex[:8]}"
+    stores: dict[str, Any] = {
+        "memory": InMemoryCheckpointStore(),
+        "sqlite": SQLiteCheckpoint(folder / "steps.db"),
+        "redis": RedisCheckpoint(REDIS_URL, prefix=prefix),
+        "postgres": PostgresCheckpoint(POSTGRES_DSN, schema=schema),
+    }
+    agents = {
+        name: Agent(
+            kernel.InstantProvider(),
+            tools=[kernel.echo],
+            checkpoint=store,
+            guards=Guards(max_steps=kernel.STEPS + 2),
+        )
+        for name, store in stores.items()
+    }
+    best: dict[str, float] = {}
+    try:
+        for agent in agents.values():  # warm-up: connections, schemas, scripts
+            for _ in range(5):
+                await kernel.spine_run(agent)
+        for _ in range(rounds):
+            for name, agent in agents.items():
+                start = time.perf_counter()
+                for _ in range(runs):
+                    await kernel.spine_run(agent)
+                cost = (time.perf_counter() - start) / (runs * (kernel.STEPS + 1)) * 1e6
+                best[name] = min(best.get(name, cost), cost)
+    finally:
+        client = aioredis.from_url(REDIS_URL)
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+        await client.aclose()
+        pool = await asyncpg.connect(POSTGRES_DSN)
+        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await pool.close()
+        for store in stores.values():
+            if hasattr(store, "aclose"):
+                await store.aclose()
+    return best
+
+
+STEP_TARGETS = {"sqlite": 5.0, "redis": 6.0}
+
+
 async def main(seconds: float, only: list[str]) -> None:
     benches = {"sqlite": bench_sqlite, "redis": bench_redis, "postgres": bench_postgres}
     print(
@@ -206,6 +263,16 @@ async def main(seconds: float, only: list[str]) -> None:
             + " ".join(f"{r['latency_ms'][n]:>8.3f}ms" for n in LENGTHS)
             + f" {r['ratio_10000_to_10']:>7.2f} {r['puts_per_s']:>9.0f}"
             f" {r['raw_upserts_per_s']:>9.0f} {r['share_of_raw']:>6.0%}"
+        )
+    steps = await step_ratios()
+    memory = steps["memory"]
+    print(f"agent step, in-memory store (baseline)  {memory:8.1f} us/step")
+    for name in only:
+        target = STEP_TARGETS.get(name)
+        goal = f"(target <= {target:g}x)" if target else ""
+        print(
+            f"agent step, {name:<8}                    {steps[name]:8.1f} us/step"
+            f"  {steps[name] / memory:5.2f} x  {goal}"
         )
 
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
 from pydantic import ValidationError
 
+from ._channel import EventChannel
 from ._model_step import call_model
 from ._tool_step import run_tool_calls
 from .context import Decision, StepContext
@@ -68,7 +68,7 @@ class Run:
         state: State,
         *,
         guards: Guards | None = None,
-        sink: MemoryObjectSendStream[TraceEvent] | None = None,
+        sink: EventChannel[TraceEvent] | None = None,
         should_cancel: Callable[[], bool] | None = None,
         deps: Any = None,
         settings: dict[str, Any] | None = None,

@@ -11,8 +11,8 @@ from contextvars import ContextVar
 from typing import Any, NoReturn
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
 
+from ._channel import EventChannel
 from ._output import OutputSpec
 from ._run import Run
 from .chain import MiddlewareChain
@@ -256,7 +256,7 @@ class Agent:
         """
         options = _RunOptions(deps, settings, model, system)
 
-        async def begin(sink: MemoryObjectSendStream[TraceEvent]) -> Run:
+        async def begin(sink: EventChannel[TraceEvent]) -> Run:
             state = await self._start(input, session_id, message_history=message_history)
             return self._run(state, options, sink=sink, should_cancel=should_cancel)
 

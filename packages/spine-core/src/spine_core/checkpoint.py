@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import functools
 import time
 from collections import OrderedDict
 from typing import Any, Protocol, runtime_checkable
@@ -69,7 +70,10 @@ class _Session:
         self.count = 0  # messages stored, in chunks and objects together
 
 
-_MESSAGES: TypeAdapter[builtins.list[Message]] = TypeAdapter(builtins.list[Message])
+@functools.cache
+def _messages_codec() -> TypeAdapter[builtins.list[Message]]:
+    """Built on first compaction, not at import (a schema build costs milliseconds)."""
+    return TypeAdapter(builtins.list[Message])
 
 
 class InMemoryCheckpointStore:
@@ -109,7 +113,7 @@ class InMemoryCheckpointStore:
         self._sessions.move_to_end(session_id)  # most recently used
         messages: builtins.list[Message] = []
         for chunk in session.chunks:
-            messages.extend(_MESSAGES.validate_json(chunk))
+            messages.extend(_messages_codec().validate_json(chunk))
         messages.extend(session.messages)
         return _restore(session.header, messages)
 
@@ -149,7 +153,7 @@ class InMemoryCheckpointStore:
         if len(hot) > self.hot_sessions:
             _, cold = hot.popitem(last=False)
             if cold.messages:
-                cold.chunks.append(_MESSAGES.dump_json(cold.messages))
+                cold.chunks.append(_messages_codec().dump_json(cold.messages))
                 cold.messages = []
 
     async def delete(self, session_id: str) -> bool:

@@ -10,15 +10,14 @@ as cancelled, with a resume token on its result.
 from __future__ import annotations
 
 import contextvars
-import math
 import sys
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._channel import EventChannel
 from .tracing import TraceEvent
 
 if TYPE_CHECKING:
@@ -47,13 +46,15 @@ class _Producer:
         if self.scope is not None:
             self.scope.cancel()
 
-    async def produce(self, run: Run, send: MemoryObjectSendStream[TraceEvent]) -> None:
+    async def produce(self, run: Run, send: EventChannel[TraceEvent]) -> None:
         try:
             with anyio.CancelScope() as self.scope:
                 if self.cancelled:
                     self.scope.cancel()
-                async with send:
+                try:
                     await run.execute()
+                finally:
+                    send.close()
         except Exception as exc:  # handed to the consumer
             self.failure = exc
         finally:
@@ -71,13 +72,13 @@ class RunStream:
 
     def __init__(
         self,
-        begin: Callable[[MemoryObjectSendStream[TraceEvent]], Awaitable[Run]],
+        begin: Callable[[EventChannel[TraceEvent]], Awaitable[Run]],
         finish: Callable[[Result | None], None],
     ) -> None:
         self.result: Result | None = None
         self._begin = begin
         self._finish = finish
-        self._receive: MemoryObjectReceiveStream[TraceEvent] | None = None
+        self._receive: EventChannel[TraceEvent] | None = None
         self._producer = _Producer()
         self._closed = False
         weakref.finalize(self, self._producer.cancel)
@@ -89,21 +90,17 @@ class RunStream:
         if self._closed:
             raise StopAsyncIteration
         if self._receive is None:
-            send, self._receive = anyio.create_memory_object_stream[TraceEvent](math.inf)
+            channel = self._receive = EventChannel[TraceEvent]()
             try:
-                run = await self._begin(send)
+                run = await self._begin(channel)
             except BaseException:  # no run started (e.g. the session awaits a human)
                 self._closed = True
-                send.close()
-                self._receive.close()
+                channel.close_reader()
                 self._producer.done.set()
                 raise
-            _spawn(self._producer.produce, run, send)
+            _spawn(self._producer.produce, run, channel)
         try:
-            try:  # drain what the run already sent without an event-loop iteration each
-                return self._receive.receive_nowait()
-            except anyio.WouldBlock:
-                return await self._receive.receive()
+            return await self._receive.receive()
         except anyio.EndOfStream:
             await self._end()
             raise StopAsyncIteration from None
@@ -124,7 +121,7 @@ class RunStream:
     async def _end(self, *, reraise: bool = True) -> None:
         self._closed = True
         if self._receive is not None:
-            self._receive.close()
+            self._receive.close_reader()
         self.result = self._producer.result
         self._finish(self.result)
         failure, self._producer.failure = self._producer.failure, None

@@ -8,7 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
+
+from ._channel import EventChannel
 
 __all__ = ["EventType", "TraceEvent", "Tracer"]
 
@@ -59,7 +60,7 @@ class Tracer:
 
     __slots__ = ("events", "sink", "step")
 
-    def __init__(self, sink: MemoryObjectSendStream[TraceEvent] | None = None) -> None:
+    def __init__(self, sink: EventChannel[TraceEvent] | None = None) -> None:
         self.events: list[TraceEvent] = []
         self.sink = sink
         self.step = 0
