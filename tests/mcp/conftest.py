@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
 import pytest
+import uvicorn
 from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
@@ -129,10 +133,35 @@ async def http_mcp(demo: Demo) -> AsyncIterator[MCPToolset]:
         yield mcp
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def time_mcp() -> AsyncIterator[MCPToolset]:
-    """The real third-party `mcp-server-time` over stdio."""
+    """The real third-party `mcp-server-time` over stdio (one process per test module)."""
     require_server(TIME_SERVER)
     args = ["--local-timezone", "UTC"]
     async with MCPToolset(command=str(TIME_SERVER), args=args, env=QUIET_ENV) as mcp:
         yield mcp
+
+
+@asynccontextmanager
+async def serve_uvicorn(app: Any, port: int = 0) -> AsyncIterator[int]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (a real socket; `port` 0 picks a free
+    one) for the block; yields the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="on"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve, [sock])
+        while not server.started:
+            await anyio.sleep(0.005)
+        try:
+            yield sock.getsockname()[1]
+        finally:
+            server.should_exit = True
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """Module scope, so a third-party server is started once per test module."""
+    return "asyncio"

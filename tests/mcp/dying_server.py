@@ -17,6 +17,12 @@ def echo(text: str) -> str:
 
 
 @server.tool()
+def pid() -> int:
+    """This server's process id."""
+    return os.getpid()
+
+
+@server.tool()
 def crash() -> str:
     """Exit the server process before answering."""
     os._exit(3)

@@ -9,7 +9,7 @@ import json
 
 import pytest
 from conftest import PNG, Demo
-from mcp_helpers import call, calls, tool_messages
+from mcp_helpers import call, tool_messages
 
 from spine_core import (
     Agent,
@@ -146,26 +146,6 @@ async def test_a_hanging_server_is_bounded_by_the_timeout(http_mcp: MCPToolset, 
     assert result.answer == "gave up"
     [seen] = tool_messages(provider.prompts[1])
     assert seen.is_error and "did not answer tools/call 'hang' within 0.2 s" in seen.text
-
-
-async def test_two_servers_in_parallel_in_one_turn(
-    http_mcp: MCPToolset, time_mcp: MCPToolset
-) -> None:
-    provider = ScriptedProvider(
-        [
-            calls(("a", "add", {"a": 5, "b": 5}), ("b", "get_current_time", {"timezone": "UTC"})),
-            "both",
-        ]
-    )
-    tools = [*await http_mcp.load_tools(), *await time_mcp.load_tools()]
-    agent = Agent(provider, tools=tools, parallel_tools=True)
-
-    result = await agent.run("both")
-
-    assert result.answer == "both"
-    first, second = tool_messages(provider.prompts[1])
-    assert (first.tool_call_id, first.text) == ("a", "10")
-    assert second.tool_call_id == "b" and json.loads(second.text)["timezone"] == "UTC"
 
 
 async def test_prefix_keeps_two_servers_tools_apart(http_mcp: MCPToolset) -> None:

@@ -89,7 +89,3 @@ async def test_prompts_are_listed_and_rendered_as_messages(http_mcp: MCPToolset)
     assert prompt.name == "review" and prompt.description == "Ask for a code review."
     assert [a.name for a in prompt.arguments or []] == ["language"]
     assert messages == [Message.user("Review this Rust code carefully.")]
-
-
-async def test_time_server_has_no_prompts(time_mcp: MCPToolset) -> None:
-    assert await time_mcp.list_prompts() == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from mcp_helpers import call, tool_messages
+from mcp_helpers import call, calls, tool_messages
 
 from spine_core import Agent, ScriptedProvider
 from spine_mcp import MCPToolset
@@ -80,3 +80,27 @@ async def test_unknown_command_raises_a_connect_error() -> None:
     with pytest.raises(MCPConnectError, match="no-such-mcp-server"):
         async with MCPToolset(command="no-such-mcp-server-binary"):
             pass
+
+
+async def test_time_server_has_no_prompts(time_mcp: MCPToolset) -> None:
+    assert await time_mcp.list_prompts() == []
+
+
+async def test_two_servers_in_parallel_in_one_turn(
+    http_mcp: MCPToolset, time_mcp: MCPToolset
+) -> None:
+    provider = ScriptedProvider(
+        [
+            calls(("a", "add", {"a": 5, "b": 5}), ("b", "get_current_time", {"timezone": "UTC"})),
+            "both",
+        ]
+    )
+    tools = [*await http_mcp.load_tools(), *await time_mcp.load_tools()]
+    agent = Agent(provider, tools=tools, parallel_tools=True)
+
+    result = await agent.run("both")
+
+    assert result.answer == "both"
+    first, second = tool_messages(provider.prompts[1])
+    assert (first.tool_call_id, first.text) == ("a", "10")
+    assert second.tool_call_id == "b" and json.loads(second.text)["timezone"] == "UTC"

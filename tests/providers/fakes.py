@@ -11,7 +11,8 @@ real payloads; each says where its shape comes from. One file is one HTTP respon
       - event: message_start    #   optional event name
         data: {...}             #   a mapping is sent as JSON, a string as is ("[DONE]")
       - comment: PROCESSING     #   or an SSE comment line (": PROCESSING")
-    text: "..."                 # or a raw body (give its content-type in headers)
+    ndjson: [{...}, ...]        # or newline-delimited JSON (Ollama's native stream), or
+    text: "..."                 # a raw body (give its content-type in headers)
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def response(data: dict[str, Any]) -> httpx2.Response:
     elif "sse" in data:
         headers.setdefault("content-type", "text/event-stream")
         content = sse_body(data["sse"])
+    elif "ndjson" in data:
+        headers.setdefault("content-type", "application/x-ndjson")
+        content = "".join(json.dumps(line) + "\n" for line in data["ndjson"]).encode()
     else:
         content = str(data.get("text", "")).encode()
     return httpx2.Response(int(data.get("status", 200)), headers=headers, content=content)

@@ -4,6 +4,7 @@ through its real SDK answering from the project's own fixtures."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from spine_core.testing import ProviderContract
 from spine_providers import (
     AnthropicProvider,
+    DeepSeekProvider,
     GeminiProvider,
     LMStudioProvider,
     OllamaProvider,
@@ -42,6 +44,18 @@ CASES: dict[str, tuple[Callable[..., Any], str, str, str]] = {
         OllamaProvider,
         "qwen3",
         "openai_compat/ollama_reasoning.yaml",
+        "openai_chat/stream_text.yaml",
+    ),
+    "ollama-native": (
+        partial(OllamaProvider, native=True),  # Ollama's own /api/chat
+        "qwen3",
+        "ollama_native/answer.yaml",
+        "ollama_native/stream_answer.yaml",
+    ),
+    "deepseek": (
+        partial(DeepSeekProvider, prices={"deepseek-v4-flash": {"input": 0.3, "output": 0.5}}),
+        "deepseek-v4-flash",
+        "openai_compat/deepseek_answer.yaml",
         "openai_chat/stream_text.yaml",
     ),
     "vllm": (VLLMProvider, "qwen3", "openai_chat/text.yaml", "openai_chat/stream_text.yaml"),

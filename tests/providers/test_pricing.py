@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
+import logging
+import uuid
 
 import httpx2
 import pytest
@@ -62,22 +63,37 @@ def answered_by(model: str) -> Server:
     return Server([httpx2.Response(200, json=body)])
 
 
-async def test_a_hosted_model_without_a_price_warns_and_costs_nothing() -> None:
-    server = answered_by("gpt-9-experimental")
-    provider = OpenAIProvider("gpt-9-experimental", api_key="k", http_client=server.client())
+def _unpriced(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "spine_providers.pricing"]
 
-    with pytest.warns(UnpricedModelWarning, match="gpt-9-experimental"):
+
+async def test_a_hosted_model_without_a_price_logs_one_line_and_costs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = f"gpt-9-experimental-{uuid.uuid4().hex[:6]}"  # once per model and process
+    server = Server([answered_by(model).responses[0], answered_by(model).responses[0]])
+    provider = OpenAIProvider(model, api_key="k", http_client=server.client())
+
+    with caplog.at_level(logging.WARNING, logger="spine_providers.pricing"):
         response = await provider.complete([Message.user("hi")], [])
+        await provider.complete([Message.user("hi")], [])
 
     assert response.usage.cost_usd == 0.0 and response.usage.input_tokens > 0
+    (record,) = _unpriced(caplog)  # the second call stays quiet
+    line = record.getMessage()
+    assert "\n" not in line and record.levelno == logging.WARNING
+    assert line.startswith(f"UnpricedModelWarning: no price for model '{model}'")
+    assert f"model: {{name: ..., prices: {{{model}: {{input: ..., output: ...}}}}}}" in line
+    assert record.category is UnpricedModelWarning  # type: ignore[attr-defined]
 
 
-async def test_a_local_server_model_is_free_without_a_warning() -> None:
+async def test_a_local_server_model_is_free_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     server = answered_by("llama3.2")
     provider = OllamaProvider("llama3.2", http_client=server.client())
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UnpricedModelWarning)
+    with caplog.at_level(logging.WARNING, logger="spine_providers.pricing"):
         response = await provider.complete([Message.user("hi")], [])
 
-    assert response.usage.cost_usd == 0.0
+    assert response.usage.cost_usd == 0.0 and _unpriced(caplog) == []

@@ -85,13 +85,13 @@ def test_reference_defaults_for_model_and_max_tokens() -> None:
     assert reference_module.OpenAIProvider is OpenAIProvider  # spine_providers.openai works
 
 
-async def test_ollama_options_reach_the_server_as_top_level_fields() -> None:
-    server = serve("openai_compat/ollama_reasoning.yaml")
+async def test_ollama_options_reach_the_native_api_where_they_take_effect() -> None:
+    server = serve("ollama_native/answer.yaml")
     provider = resolve_provider("ollama:qwen3", keep_alive="10m", http_client=server.client())
     await provider.complete([Message.user("hi")], num_ctx=8192)
     body = server.body()
-    assert (body["keep_alive"], body["num_ctx"]) == ("10m", 8192)
-    assert str(server.requests[0].url) == "http://localhost:11434/v1/chat/completions"
+    assert (body["keep_alive"], body["options"]) == ("10m", {"num_ctx": 8192})
+    assert str(server.requests[0].url) == "http://localhost:11434/api/chat"
 
 
 async def test_openai_sdk_arguments_and_unknown_fields_both_reach_the_body() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from spine_core import Agent, ChunkType, FinishReason, Message, Role, ToolCall, tool
+from spine_core.errors import ProviderError
 from spine_providers import AnthropicProvider
 from spine_providers.pricing import Price
 
@@ -206,3 +207,46 @@ async def test_agent_runs_end_to_end_through_anthropic() -> None:
     }
     assert sent[1]["content"][0]["type"] == "thinking"
     assert [m.role for m in result.state.messages][-1] is Role.ASSISTANT
+
+
+async def test_effort_is_sent_as_recorded_and_an_unsupported_level_is_a_bad_request() -> None:
+    name = "anthropic/test_anthropic_explicit_effort_xhigh_unsupported_model_errors.yaml"
+    (recorded,) = [recorded_request(i) for i in load_cassette(name)]
+    server = serve(name)
+    provider = _provider(server, "claude-opus-4-6", max_tokens=4096)
+
+    with pytest.raises(ProviderError) as info:
+        await provider.complete([Message.user("What is 2+2?")], [], effort="xhigh")
+
+    sent = server.body()
+    assert sent["output_config"] == recorded["output_config"] == {"effort": "xhigh"}
+    assert (sent["model"], sent["max_tokens"]) == (recorded["model"], recorded["max_tokens"])
+    assert "thinking" not in sent and "effort" not in sent
+    assert info.value.kind.value == "bad_request" and info.value.status == 400
+    assert "Supported levels: high, low, max, medium" in info.value.message
+
+
+async def test_a_high_max_tokens_call_is_streamed_as_recorded() -> None:
+    name = "anthropic/test_request_stream_fallback_for_high_max_tokens.yaml"
+    (recorded,) = [recorded_request(i) for i in load_cassette(name)]
+    server = serve(name)
+    provider = _provider(server, "claude-sonnet-4-5", max_tokens=32000)
+
+    response = await provider.complete(
+        [Message.user(recorded["messages"][0]["content"][0]["text"])]
+    )
+
+    sent = server.body()
+    assert (
+        (sent["stream"], sent["max_tokens"])
+        == (True, 32000)
+        == (
+            recorded["stream"],
+            recorded["max_tokens"],
+        )
+    )
+    assert (
+        sent["messages"][0]["content"][0]["text"] == recorded["messages"][0]["content"][0]["text"]
+    )
+    assert response.message.content == "2" and response.finish_reason is FinishReason.STOP
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (20, 5)

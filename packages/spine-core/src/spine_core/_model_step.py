@@ -49,11 +49,12 @@ async def call_model(run: Run) -> ModelResponse | None:
         raise SpineError("an after_model hook removed the response (set ctx.response instead)")
     response = ctx.response
     message = response.message
+    calls = message.tool_calls
     run.tracer.emit(
         EventType.MODEL_RESPONSE,
         content=message.content,
-        tool_calls=[c.name for c in message.tool_calls],
-        finish_reason=response.finish_reason.value,
+        tool_calls=[c.name for c in calls] if calls else [],
+        finish_reason=str(response.finish_reason),  # StrEnum: its plain value
         usage=response.usage,
         cached=response.cached,
     )

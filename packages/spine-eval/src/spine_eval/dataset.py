@@ -34,7 +34,12 @@ from spine_core import Message, SpineError
 
 from .scoring import ScorerRef, ScorerSpec, build_scorer, parse_scorer_spec
 
-__all__ = ["Case", "Dataset", "DatasetError", "load_dataset"]
+__all__ = ["MAX_YAML_VALUES", "Case", "Dataset", "DatasetError", "load_dataset"]
+
+MAX_YAML_VALUES = 100_000
+"""Most values (scalars, mappings, lists) a YAML dataset may expand to, aliases included: bounds
+the work an alias bomb (a few hundred bytes of nested `*alias` lists) causes in scoring and
+reports, which walk the expanded data."""
 
 
 class DatasetError(SpineError, ValueError):
@@ -124,7 +129,11 @@ def load_dataset(path: str | Path) -> Dataset:
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read dataset: {exc.strerror or exc}") from None
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        if _format(path) == "JSON":
+            data = json.loads(text)
+        else:
+            _check_aliases(path, yaml.compose(text))
+            data = yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise DatasetError(f"{path}: not valid {_format(path)}: {exc}") from None
     name = path.stem
@@ -151,6 +160,53 @@ def load_dataset(path: str | Path) -> Dataset:
 
 def _format(path: Path) -> str:
     return "JSON" if path.suffix.lower() == ".json" else "YAML"
+
+
+def _check_aliases(path: Path, root: yaml.Node | None) -> None:
+    """Refuse a YAML document that contains itself through an alias, or that expands to more
+    than `MAX_YAML_VALUES` values; linear in the composed document's size.
+
+    Raises:
+        DatasetError: naming the file and the line of the offending anchored value.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        line = node.start_mark.line + 1
+        if key in open_nodes:
+            raise DatasetError(
+                f"{path}:{line}: recursive YAML alias: the value anchored here contains itself"
+            )
+        total = 1
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            open_nodes.add(key)
+            children: list[yaml.Node] = (
+                [n for pair in node.value for n in pair]
+                if isinstance(node, yaml.MappingNode)
+                else list(node.value)
+            )
+            for child in children:
+                total += size(child)
+                if total > MAX_YAML_VALUES:
+                    raise DatasetError(
+                        f"{path}:{line}: the dataset expands to more than {MAX_YAML_VALUES:,} "
+                        "values through YAML aliases (an alias bomb?)"
+                    )
+            open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    if root is None:
+        return
+    try:
+        size(root)
+    except RecursionError:
+        raise DatasetError(f"{path}: values nested too deeply") from None
 
 
 _Lines = tuple[int, dict[str, int]]

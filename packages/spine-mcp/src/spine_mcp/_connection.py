@@ -10,9 +10,12 @@ bounded exponential backoff.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -21,7 +24,7 @@ from mcp_types import CONNECTION_CLOSED
 
 from .errors import MCPConnectError
 
-__all__ = ["Connection", "is_link_error"]
+__all__ = ["Connection", "is_link_error", "link_down"]
 
 logger = logging.getLogger("spine_mcp")
 
@@ -42,6 +45,54 @@ def is_link_error(exc: BaseException) -> bool:
     return isinstance(exc, _LINK_ERRORS)
 
 
+def link_down(client: Any) -> bool:
+    """True when `client`'s JSON-RPC dispatcher has already seen its transport close (the
+    server process exited, the stream ended), so a request sent now cannot reach the server.
+
+    Reads the SDK's `JSONRPCDispatcher._closed` (mcp 2.3; there is no public flag). Other
+    clients (in-process dispatch, other SDK versions) count as up.
+    """
+    session = client
+    if not hasattr(client, "_dispatcher"):
+        try:
+            session = client.session  # an mcp.Client: its ClientSession
+        except (AttributeError, RuntimeError):
+            return False
+    dispatcher = getattr(session, "_dispatcher", None)
+    return bool(getattr(dispatcher, "_closed", False))
+
+
+def describe(exc: BaseException | None) -> str:
+    """One line for `exc`: the first leaf of an exception group (the SDK's task groups wrap
+    transport errors), as "Type: message" when the message alone says little."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if exc is None:
+        return "unknown error"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not text or (isinstance(exc, OSError | TimeoutError) and type(exc).__name__ not in text):
+        return f"{type(exc).__name__}: {text}".rstrip(": ")
+    return text
+
+
+def _asyncio_running() -> bool:
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_trio_token()
+            return False
+        except RuntimeError:
+            pass
+    return True
+
+
+def _consume(task: asyncio.Task[None]) -> None:
+    """Retrieve the owner's exception (already handed to `open`), so asyncio does not log
+    it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
 class Connection:
     """A live `mcp.Client` made by `factory`, owned by a background task.
 
@@ -58,6 +109,7 @@ class Connection:
         self._target = target
         self._timeout_s = timeout_s
         self._stack: AsyncExitStack | None = None
+        self._task: asyncio.Task[None] | None = None
         self._client: Client | None = None
         self._ready = anyio.Event()  # set while `_client` is live, or once `_failure` is set
         self._wake = anyio.Event()  # set to make the owner reconnect or stop
@@ -72,17 +124,44 @@ class Connection:
     async def open(self) -> None:
         """Connect; returns once the first handshake succeeded.
 
+        The owner runs as a task of the event loop itself (asyncio), outside the caller's
+        task groups and cancel scopes, so `open` and `aclose` may be called from any task in
+        any order (a lazy connect inside a tool call, several toolsets closed out of order).
+        Under trio it runs in a task group entered here instead (close it from this task).
+
         Raises:
             MCPConnectError: the first connection attempt failed (cause chained).
         """
-        stack = AsyncExitStack()
-        group = await stack.enter_async_context(anyio.create_task_group())
-        try:
-            await group.start(self._own)
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._stack = stack
+        started = anyio.Event()
+        failure: list[BaseException] = []
+
+        async def owner() -> None:
+            try:
+                await self._own(started)
+            except BaseException as exc:
+                failure.append(exc)
+                raise
+            finally:
+                started.set()
+
+        if _asyncio_running():
+            task = asyncio.get_running_loop().create_task(owner())
+            task.add_done_callback(_consume)
+            self._task = task
+            try:
+                await started.wait()
+            except BaseException:
+                task.cancel()
+                raise
+        else:
+            stack = AsyncExitStack()
+            group = await stack.enter_async_context(anyio.create_task_group())
+            group.start_soon(owner)
+            await started.wait()
+            self._stack = stack
+        if failure:
+            await self.aclose()
+            raise failure[0]
 
     async def current(self) -> Client:
         """The live client, waiting (up to `timeout_s`) for a reconnect in progress.
@@ -100,7 +179,7 @@ class Connection:
             await self._ready.wait()
         if self._client is None:
             raise MCPConnectError(
-                f"MCP server {self._target} is unreachable: {self._failure}"
+                f"MCP server {self._target} is unreachable: {describe(self._failure)}"
             ) from self._failure
         return self._client
 
@@ -112,14 +191,17 @@ class Connection:
 
     async def aclose(self) -> None:
         """Close the live client and stop the owner task."""
-        if self._stack is None:
-            return
         self._closing = True
         self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([task])
         stack, self._stack = self._stack, None
-        await stack.aclose()
+        if stack is not None:
+            await stack.aclose()
 
-    async def _own(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+    async def _own(self, started_event: anyio.Event) -> None:
         started = False
         attempt = 0
         while not self._closing:
@@ -133,12 +215,12 @@ class Connection:
                     self._ready.set()
                     if not started:
                         started = True
-                        task_status.started()
+                        started_event.set()
                     await self._wake.wait()
             except Exception as exc:
                 if not started:
                     raise MCPConnectError(
-                        f"cannot connect to MCP server {self._target}: {exc}"
+                        f"cannot connect to MCP server {self._target}: {describe(exc)}"
                     ) from exc
                 if not entered:
                     attempt += 1

@@ -16,7 +16,8 @@ import mcp_types as types
 
 from spine_core import Message, Tool, ToolContext, ToolValidationError
 
-from ._connection import Connection, is_link_error
+from ._calls import Calls
+from ._connection import Connection, is_link_error, link_down
 from ._convert import content_parts, content_text, prompt_messages, resource_message, resource_text
 from .errors import MCPToolError
 from .images import record_images
@@ -70,6 +71,17 @@ class MCPToolset:
             or an in-process `httpx2.ASGITransport`).
         mode: Protocol negotiation: "auto" (default), "legacy" (initialize only), or a modern
             revision such as "2026-07-28".
+        sampling_provider: A Spine provider that answers the server's sampling requests;
+            default the provider of the run whose tool call is in progress.
+
+    Server-initiated requests: an elicitation pauses the run with an `Interrupt` (kind
+    "input", `data["mcp_elicitation"]` = server, tool, mode, message, requested_schema or
+    url); `agent.resume(token, answer={...})` (or "decline" / "cancel") answers it and the
+    call continues. Under protocol 2026-07-28 (the resolver form) the pending round is in
+    the checkpoint and a fresh process resumes it; under 2025-11-25 (back-channel requests)
+    the server waits on the live connection, so answer within `timeout_s` from the same
+    process, or a fresh process re-issues the call and gives the same question the answer.
+    A sampling request is answered by one call of the run's provider.
 
     Raises:
         ValueError: none of url, command and session is given.
@@ -88,6 +100,7 @@ class MCPToolset:
         prefix: str | None = None,
         http_client: httpx2.AsyncClient | None = None,
         mode: Literal["auto", "legacy"] | str = "auto",
+        sampling_provider: Any = None,
     ) -> None:
         if session is None and url is None and command is None:
             raise ValueError("MCPToolset needs a url, a command, or an explicit session")
@@ -104,6 +117,9 @@ class MCPToolset:
         self._http_client = http_client
         self._session: Any = session
         self._connection: Connection | None = None
+        self._calls = Calls(
+            self._request, target=self._target(), timeout_s=timeout_s, provider=sampling_provider
+        )
 
     # -- connection ---------------------------------------------------------------------
 
@@ -138,7 +154,13 @@ class MCPToolset:
                 server = self.url
         else:
             server = StdioServerParameters(command=self.command or "", args=self.args, env=self.env)
-        return Client(server, read_timeout_seconds=self.timeout_s, mode=self.mode)
+        return Client(
+            server,
+            read_timeout_seconds=self.timeout_s,
+            mode=self.mode,
+            elicitation_callback=self._calls.on_elicit,
+            sampling_callback=self._calls.on_sample,
+        )
 
     def _target(self) -> str:
         return self.url or " ".join([self.command or "", *self.args]).strip() or "(session)"
@@ -165,6 +187,7 @@ class MCPToolset:
 
     async def aclose(self) -> None:
         """Close the connection this toolset opened (a given `session` is left open)."""
+        await self._calls.aclose()
         if self._connection is not None:
             connection, self._connection = self._connection, None
             await connection.aclose()
@@ -178,26 +201,36 @@ class MCPToolset:
 
     async def _request(self, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
         """Run `send(session)` under `timeout_s`; a hang raises `TimeoutError` naming it, and
-        a broken link is reported so that the next request reconnects."""
+        a broken link is reported so that the next request reconnects.
+
+        When the link was already down before the request went out (the server exited or
+        restarted between calls), nothing reached the server, so the request is sent once
+        more on a new connection: the first call after a restart succeeds.
+        """
         await self.connect()
-        if self._session is not None:
-            session = self._session
-        else:
-            assert self._connection is not None
-            session = await self._connection.current()
-        try:
-            with anyio.fail_after(self.timeout_s):
-                return await send(session)
-        except TimeoutError:
-            if self.timeout_s is None:
-                raise
-            raise TimeoutError(
-                f"MCP server {self._target()} did not answer {what} within {self.timeout_s:g} s"
-            ) from None
-        except Exception as exc:
-            if self._connection is not None and is_link_error(exc):
+        for attempt in (1, 2):
+            if self._session is not None:
+                session = self._session
+            else:
+                assert self._connection is not None
+                session = await self._connection.current()
+            down_before = link_down(session)
+            try:
+                with anyio.fail_after(self.timeout_s):
+                    return await send(session)
+            except TimeoutError:
+                if self.timeout_s is None:
+                    raise
+                raise TimeoutError(
+                    f"MCP server {self._target()} did not answer {what} within {self.timeout_s:g} s"
+                ) from None
+            except Exception as exc:
+                if self._connection is None or not is_link_error(exc):
+                    raise
                 self._connection.broken(session)
-            raise
+                if attempt == 2 or not down_before:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _list(self, method: str, field: str) -> list[Any]:
         """Every item of a paginated list method (`tools/list`, `resources/list`, ...)."""
@@ -267,17 +300,23 @@ class MCPToolset:
             if problems:
                 detail = "; ".join(_problem(p) for p in problems)
                 raise ToolValidationError(name, detail)
-            result: types.CallToolResult = await self._request(
-                f"tools/call '{spec.name}'",
-                lambda session: session.call_tool(spec.name, arguments),
-            )
+            await self.connect()
+            result = await self._calls.call(spec.name, arguments, ctx, self.session)
             text = content_text(result.content, result.structured_content)
             if result.is_error:
                 raise MCPToolError(spec.name, text)
             record_images(ctx, content_parts(result.content))
             return text
 
-        return Tool(name, description, schema, call, approve=self.approve, context_param=_CTX)
+        return Tool(
+            name,
+            description,
+            schema,
+            call,
+            approve=self.approve,
+            context_param=_CTX,
+            forwards_decisions=True,  # an approval or an elicitation answer comes back here
+        )
 
     # -- resources ----------------------------------------------------------------------
 

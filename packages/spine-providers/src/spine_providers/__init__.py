@@ -1,5 +1,5 @@
 """Spine model providers: Anthropic, OpenAI (Chat Completions and Responses), Google Gemini and
-OpenAI-compatible endpoints (Ollama, OpenRouter, vLLM, LM Studio).
+OpenAI-compatible endpoints (Ollama, OpenRouter, vLLM, LM Studio, DeepSeek).
 
 Importing this package imports no SDK: each provider class is loaded on first access, and its
 SDK only when its client is first used.
@@ -15,7 +15,13 @@ from .pricing import PRICES, Price, UnpricedModelWarning, cost_usd, set_price
 
 if TYPE_CHECKING:
     from .anthropic import AnthropicProvider
-    from .compat import LMStudioProvider, OllamaProvider, OpenRouterProvider, VLLMProvider
+    from .compat import (
+        DeepSeekProvider,
+        LMStudioProvider,
+        OllamaProvider,
+        OpenRouterProvider,
+        VLLMProvider,
+    )
     from .gemini import GeminiProvider
     from .openai_chat import OpenAIProvider
     from .openai_responses import OpenAIResponsesProvider
@@ -23,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PRICES",
     "AnthropicProvider",
+    "DeepSeekProvider",
     "GeminiProvider",
     "LMStudioProvider",
     "OllamaProvider",
@@ -42,6 +49,7 @@ _LAZY = {
     "OpenAIProvider": ".openai_chat",
     "OpenAIResponsesProvider": ".openai_responses",
     "GeminiProvider": ".gemini",
+    "DeepSeekProvider": ".compat",
     "OllamaProvider": ".compat",
     "OpenRouterProvider": ".compat",
     "VLLMProvider": ".compat",

@@ -218,11 +218,12 @@ class BaseProvider(ABC):
         **defaults: Settings sent on every call (the reference's form); a call's own settings
             win, and a setting given as None counts as not given. The standard settings
             (`spine_core.provider`: temperature, top_p, max_tokens, stop, seed, tool_choice,
-            output_schema, thinking) are mapped to the API's fields; any other setting is sent
-            as is: as the SDK's keyword argument when the SDK method has one (`store`,
-            `metadata`, `service_tier`, `reasoning_effort`, ...), else in the request body
-            through the SDK's `extra_body` (`num_ctx`, `keep_alive`, ...). A setting the API
-            rejects comes back as `ProviderError(kind="bad_request")` naming it.
+            output_schema, thinking) and the adapters' own (`effort`, Anthropic's `cache`,
+            see each class) are mapped to the API's fields; any other setting is sent as is:
+            as the SDK's keyword argument when the SDK method has one (`store`, `metadata`,
+            `service_tier`, `reasoning_effort`, ...), else in the request body through the
+            SDK's `extra_body` (a server's own field). A setting the API rejects comes back as
+            `ProviderError(kind="bad_request")` naming it.
     """
 
     name: ClassVar[str]
@@ -232,6 +233,9 @@ class BaseProvider(ABC):
     warn_unpriced: ClassVar[bool] = True  # False for local servers, which are free
     ignored_settings: ClassVar[frozenset[str]] = frozenset()
     """Standard settings the API has no field for; they are dropped (documented per class)."""
+    mapped_settings: ClassVar[frozenset[str]] = frozenset()
+    """Settings of the adapter's own beside the standard ones (Anthropic's `cache`, `effort`),
+    mapped to API fields instead of being sent as given."""
 
     def __init__(
         self,
@@ -323,7 +327,9 @@ class BaseProvider(ABC):
         return {
             k: v
             for k, v in settings.items()
-            if k not in STANDARD_SETTINGS and k not in self.ignored_settings
+            if k not in STANDARD_SETTINGS
+            and k not in self.ignored_settings
+            and k not in self.mapped_settings
         }
 
     # -- conversion (public so benchmarks and tests can call them alone) -----------------

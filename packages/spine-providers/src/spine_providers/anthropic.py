@@ -11,9 +11,11 @@ has no parameter for).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+import re
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
+from spine_core.errors import ProviderError
 from spine_core.messages import (
     FinishReason,
     ImagePart,
@@ -40,15 +42,74 @@ from ._base import (
 )
 from ._lazy import require
 
-__all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_MODEL",
+    "EFFORTS",
+    "MAX_CACHE_BREAKPOINTS",
+    "AnthropicProvider",
+    "supports_adaptive_thinking",
+]
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_MAX_TOKENS = 4096
 """Output-token limit sent when neither the constructor nor the call gives one (the Messages
 API requires `max_tokens`)."""
 
-_EFFORT_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
-"""Thinking budget (tokens) used when the settings give an effort instead of a budget."""
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+"""The Messages API's effort levels (`output_config.effort`); not every model takes every
+level (Claude Opus 4.6 has no "xhigh", the API answers 400 naming the levels it supports)."""
+
+_EFFORT_BUDGET = {
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 32768,
+    "max": 65536,
+}
+"""Thinking budget (tokens) used on models without adaptive thinking when the settings give an
+effort instead of a budget."""
+
+_ALIASES = {"minimal": "low"}
+"""Spine / OpenAI effort names the Messages API spells differently."""
+
+MAX_CACHE_BREAKPOINTS = 4
+"""Most `cache_control` breakpoints one request may carry (the prompt-caching guide)."""
+
+_VERSION = re.compile(r"claude-(?:opus|sonnet|haiku)-(\d+)(?:-(\d)(?!\d))?")
+
+
+def supports_adaptive_thinking(model: str) -> bool:
+    """Whether `model` takes `thinking={"type": "adaptive"}` with an `output_config.effort`:
+    Claude Opus / Sonnet 4.6 and later, the Claude 5 families, Fable and Mythos
+    (https://platform.claude.com/docs/en/build-with-claude/adaptive-thinking). On Opus 4.6 and
+    Sonnet 4.6 a fixed budget is deprecated; Opus 4.7 and later reject it with a 400."""
+    name = model.lower()
+    if "fable" in name or "mythos" in name:
+        return True
+    found = _VERSION.search(name)
+    if found is None:
+        return False
+    major, minor = int(found.group(1)), int(found.group(2) or 0)
+    return major > 4 or (major == 4 and minor >= 6)
+
+
+def _effort(value: Any) -> str:
+    """An effort level as the Messages API spells it ("minimal" is its "low").
+
+    Raises:
+        ValueError: not one of minimal / low / medium / high / xhigh / max.
+    """
+    effort = _ALIASES.get(str(value), str(value))
+    if effort not in EFFORTS:
+        raise ValueError(f"effort must be one of minimal, {', '.join(EFFORTS)}; got {value!r}")
+    return effort
+
+
+def _budget_effort(budget: int) -> str:
+    """The effort level nearest a thinking budget (tokens), for adaptive-thinking models."""
+    return "low" if budget < 4096 else "medium" if budget < 16384 else "high"
 
 
 def _image(part: ImagePart) -> dict[str, Any]:
@@ -100,10 +161,26 @@ def _tool_result(message: Message) -> dict[str, Any]:
     return block
 
 
-def _messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+def _messages(
+    messages: Sequence[Message],
+    marked: Collection[int] = (),
+    control: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """Messages API turns; consecutive turns of the same role are merged (the API wants user
-    and assistant to alternate), tool results go first in their user turn."""
-    return alternating_turns(messages, _blocks, assistant="assistant", key="content")
+    and assistant to alternate), tool results go first in their user turn. The messages
+    whose `id()` is in `marked` get `control` as the `cache_control` of their last block
+    that takes one (thinking blocks do not)."""
+
+    def blocks(message: Message) -> list[dict[str, Any]]:
+        out = _blocks(message)
+        if id(message) in marked:
+            for block in reversed(out):
+                if block["type"] not in ("thinking", "redacted_thinking"):
+                    block["cache_control"] = dict(control or {})
+                    break
+        return out
+
+    return alternating_turns(messages, blocks, assistant="assistant", key="content")
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
@@ -131,14 +208,82 @@ def _tool_choice(choice: Any) -> dict[str, Any] | None:
     return {"type": _CHOICES[str(choice)]}
 
 
-def _thinking(thinking: Mapping[str, Any]) -> dict[str, Any]:
-    """Spine's `thinking` setting as the API's: `{"budget_tokens": n}` or `{"effort": ...}`
-    become `{"type": "enabled", "budget_tokens": n}`; a mapping with a `type` is the API's own
-    form (`{"type": "adaptive"}`, `{"type": "disabled"}`, ...), sent as is."""
+def _thinking(thinking: Mapping[str, Any], model: str) -> tuple[dict[str, Any], str | None]:
+    """Spine's `thinking` setting as the API's `thinking` and the effort level to put in
+    `output_config` (None: none).
+
+    A mapping with a `type` is the API's own form (`{"type": "adaptive"}`, `{"type":
+    "enabled", "budget_tokens": n}`, ...), sent as is. Otherwise, on a model with adaptive
+    thinking (`supports_adaptive_thinking`), `{"effort": e}` becomes `{"type": "adaptive"}`
+    with effort `e`, and `{"budget_tokens": n}` adaptive with the nearest effort (under 4096
+    tokens low, under 16384 medium, else high); on older models both become `{"type":
+    "enabled", "budget_tokens": n}`, an effort taking the budget of `_EFFORT_BUDGET`. Effort
+    "none" is `{"type": "disabled"}`.
+    """
     if "type" in thinking:
-        return dict(thinking)
-    budget = thinking.get("budget_tokens") or _EFFORT_BUDGET[thinking.get("effort", "medium")]
-    return {"type": "enabled", "budget_tokens": int(budget)}
+        return dict(thinking), None
+    effort = thinking.get("effort")
+    if effort == "none":
+        return {"type": "disabled"}, None
+    budget = thinking.get("budget_tokens")
+    if supports_adaptive_thinking(model):
+        level = _effort(effort) if effort else _budget_effort(int(budget or 8192))
+        return {"type": "adaptive"}, level
+    if not budget:
+        budget = _EFFORT_BUDGET[_effort(effort or "medium")]
+    return {"type": "enabled", "budget_tokens": int(budget)}, None
+
+
+def _cache_plan(cache: Any) -> dict[str, Any] | None:
+    """Spine's `cache` setting as `{"control", "system", "tools", "messages"}`, or None.
+
+    `"auto"` (or True) is breakpoints on the tools, the system prompt and the last message; a
+    mapping names them itself: `{"system": bool, "tools": bool, "messages": [index, ...],
+    "ttl": "5m" | "1h"}` (indexes into the call's messages, negative from the end; a system
+    message's index marks the system prompt). False, None or "off": no caching.
+
+    Raises:
+        ValueError: any other value, or an unknown key.
+    """
+    if cache in (None, False, "off", "none"):
+        return None
+    if cache is True or cache == "auto":
+        cache = {"system": True, "tools": True, "messages": [-1]}
+    if not isinstance(cache, Mapping):
+        raise ValueError(
+            f"cache must be 'auto' or a mapping {{system, tools, messages, ttl}}, got {cache!r}"
+        )
+    unknown = sorted(set(cache) - {"system", "tools", "messages", "ttl"})
+    if unknown:
+        raise ValueError(
+            f"unknown cache key(s) {', '.join(unknown)}; the keys are system, tools, "
+            "messages and ttl"
+        )
+    control: dict[str, Any] = {"type": "ephemeral"}
+    if cache.get("ttl"):
+        control["ttl"] = str(cache["ttl"])
+    messages = cache.get("messages") or []
+    if isinstance(messages, int):
+        messages = [messages]
+    return {
+        "control": control,
+        "system": bool(cache.get("system")),
+        "tools": bool(cache.get("tools")),
+        "messages": [int(i) for i in messages],
+    }
+
+
+def _marked(messages: Sequence[Message], indexes: Sequence[int]) -> set[int]:
+    """Positions of the messages `indexes` points at (negative from the end); out of range
+    indexes are skipped (a conversation shorter than the marker expects)."""
+    count = len(messages)
+    return {i % count for i in indexes if -count <= i < count} if count else set()
+
+
+def _needs_streaming(error: ProviderError) -> bool:
+    """Whether the SDK refused a call only because it must be streamed (see `complete`)."""
+    cause = error.__cause__
+    return isinstance(cause, ValueError) and str(cause).startswith("Streaming is required")
 
 
 def _tool_input(block: Any) -> tuple[dict[str, Any], str | None]:
@@ -166,18 +311,38 @@ class AnthropicProvider(BaseProvider):
     (`stop_sequences`), `tool_choice` (also the API's own `{"type": ...}` form),
     `output_schema` (tool forcing: a tool named after the schema, default "final_result", is
     added and `tool_choice` becomes "any" — or that tool alone when there are no other tools;
-    its input becomes the JSON answer in `message.content`), `thinking` (`{"budget_tokens":
-    n}` or `{"effort": "low"|"medium"|"high"}`, mapped to 2048 / 8192 / 16384 tokens, or the
-    API's own form such as `{"type": "adaptive"}`). `seed` is not supported by the API and is
-    ignored. Any other setting (`metadata`, `service_tier`, `output_config`, `cache_control`,
-    ...) is sent as is. A `tool_use` input that is not a JSON object becomes
-    `ToolCall.arguments_error`. The SDK client is built with `max_retries=0` and
-    `open_telemetry=False`: Spine's Retry middleware and spine-otel own retries and spans.
+    its input becomes the JSON answer in `message.content`). `seed` is not supported by the
+    API and is ignored. Any other setting (`metadata`, `service_tier`, `output_config`,
+    `cache_control`, ...) is sent as is.
+
+    Thinking and effort: `thinking={"effort": "low" | "medium" | "high" | "xhigh" | "max"}`
+    (or `{"budget_tokens": n}`) is adaptive thinking (`{"type": "adaptive"}` with
+    `output_config.effort`) on the models that have it (Opus / Sonnet 4.6 and later, see
+    `supports_adaptive_thinking`), and `{"type": "enabled", "budget_tokens": n}` on older
+    ones (an effort taking 2048 / 8192 / 16384 / 32768 / 65536 tokens; a budget not below
+    `max_tokens` has `max_tokens` added to it, since the API counts thinking in `max_tokens`
+    and wants it larger than the budget). The API's own form,
+    a mapping with a `type`, is sent as is. `effort="high"` alone sets `output_config.effort`
+    without thinking (https://platform.claude.com/docs/en/build-with-claude/effort; "none",
+    an OpenAI level, sends none); both merge with an `output_config` given as a setting.
+
+    Prompt caching (https://platform.claude.com/docs/en/build-with-claude/prompt-caching):
+    `cache="auto"` puts `cache_control` breakpoints on the tools (the last tool), the system
+    prompt and the last message, so each call of a run reads the prefix the previous one
+    wrote; `cache={"system": True, "tools": True, "messages": [2, -1], "ttl": "1h"}` places
+    them explicitly (message indexes into the call's messages, negative from the end). At
+    most 4 breakpoints. Cache writes and reads are counted in `Usage.cache_write_tokens` /
+    `cache_read_tokens` (and in `input_tokens`).
+
+    A `tool_use` input that is not a JSON object becomes `ToolCall.arguments_error`. The SDK
+    client is built with `max_retries=0` and `open_telemetry=False`: Spine's Retry middleware
+    and spine-otel own retries and spans.
 
     Raises (on calls):
         ProviderError: auth when no key is set (`ANTHROPIC_API_KEY`), otherwise the mapped
             SDK error.
-        ValueError: a `tool_choice` string other than auto / required / none.
+        ValueError: a `tool_choice` string other than auto / required / none, an unknown
+            effort level, a bad `cache` setting or more than 4 cache breakpoints.
         ImportError: the `anthropic` SDK is not installed (`spine-providers[anthropic]`).
     """
 
@@ -186,6 +351,7 @@ class AnthropicProvider(BaseProvider):
     env_vars = ("ANTHROPIC_API_KEY",)
     default_model = DEFAULT_MODEL
     ignored_settings = frozenset({"seed"})
+    mapped_settings = frozenset({"cache", "effort"})
 
     def __init__(
         self,
@@ -214,14 +380,25 @@ class AnthropicProvider(BaseProvider):
         tools: Sequence[Mapping[str, Any]] | None,
         settings: Mapping[str, Any],
     ) -> dict[str, Any]:
+        plan = _cache_plan(settings.get("cache"))
+        marked = _marked(messages, plan["messages"]) if plan else set()
+        control = plan["control"] if plan else {}
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self._max_tokens(settings, DEFAULT_MAX_TOKENS),
-            "messages": _messages(messages),
+            "messages": _messages(messages, {id(messages[i]) for i in marked}, control),
         }
+        breakpoints = sum(1 for i in marked if messages[i].role is not Role.SYSTEM)
         system = system_text(messages)
         if system:
-            request["system"] = system
+            cache_system = plan is not None and (
+                plan["system"] or any(messages[i].role is Role.SYSTEM for i in marked)
+            )
+            if cache_system:
+                request["system"] = [{"type": "text", "text": system, "cache_control": control}]
+                breakpoints += 1
+            else:
+                request["system"] = system
         decls = tool_decls(tools)
         specs = [
             {"name": t.name, "description": t.description, "input_schema": t.parameters}
@@ -241,13 +418,32 @@ class AnthropicProvider(BaseProvider):
             # With other tools the model may still call them first ("any"); alone, force it.
             choice = {"type": "any"} if decls else {"type": "tool", "name": name}
         if specs:
+            if plan is not None and plan["tools"]:
+                specs[-1]["cache_control"] = control
+                breakpoints += 1
             request["tools"] = specs
+        if breakpoints > MAX_CACHE_BREAKPOINTS:
+            raise ValueError(
+                f"the cache setting asks for {breakpoints} cache breakpoints; the Messages API "
+                f"takes at most {MAX_CACHE_BREAKPOINTS}"
+            )
         if choice is not None and (specs or choice["type"] == "none"):
             request["tool_choice"] = choice
         if settings.get("stop"):
             request["stop_sequences"] = stop_sequences(settings["stop"])
+        given_effort = settings.get("effort")
+        effort = _effort(given_effort) if given_effort and given_effort != "none" else None
         if settings.get("thinking"):
-            request["thinking"] = _thinking(settings["thinking"])
+            request["thinking"], level = _thinking(settings["thinking"], self.model)
+            effort = effort or level
+            budget = request["thinking"].get("budget_tokens")
+            if isinstance(budget, int) and budget >= request["max_tokens"]:
+                # The API wants max_tokens > budget_tokens (thinking counts in max_tokens):
+                # keep the answer's room on top of the thinking budget.
+                request["max_tokens"] += budget
+        if effort is not None:
+            given = settings.get("output_config") or {}
+            request["output_config"] = {**given, "effort": effort}
         for key in ("temperature", "top_p"):  # not SDK arguments: `sdk_arguments` moves them
             if settings.get(key) is not None:
                 request[key] = settings[key]
@@ -258,6 +454,31 @@ class AnthropicProvider(BaseProvider):
     async def _send(self, request: dict[str, Any]) -> Any:
         create = self.client.messages.create
         return await create(**sdk_arguments(create, request))
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        **settings: Any,
+    ) -> ModelResponse:
+        """Run one model call (see `BaseProvider.complete`).
+
+        The SDK refuses, before sending anything, a non-streamed call it expects to run past
+        10 minutes (a large `max_tokens` with the SDK's default timeout: "Streaming is
+        required for operations that may take longer than 10 minutes"); such a call is made
+        as a stream instead, and its assembled response returned.
+        """
+        try:
+            return await super().complete(messages, tools, **settings)
+        except ProviderError as error:
+            if not _needs_streaming(error):
+                raise
+        response: ModelResponse | None = None
+        async for chunk in self.stream(messages, tools, **settings):
+            response = chunk.response or response
+        if response is None:  # `stream` ends with a response or raises
+            raise self._truncated("its final response")
+        return response
 
     def _usage(self, usage: Any, model: str | None) -> Usage:
         read = getattr(usage, "cache_read_input_tokens", None) or 0

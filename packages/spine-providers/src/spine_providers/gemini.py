@@ -147,6 +147,12 @@ def config_arguments(config: Mapping[str, Any], fields: Collection[str]) -> dict
     return out
 
 
+def _level(effort: Any) -> str:
+    """A Gemini `thinking_level` for a Spine effort ("max" is its highest, XHIGH)."""
+    level = str(effort).upper()
+    return "XHIGH" if level == "MAX" else level
+
+
 def _enum(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
@@ -158,10 +164,12 @@ class GeminiProvider(BaseProvider):
     (`stop_sequences`), `seed`, `tool_choice` (function-calling mode AUTO / ANY / NONE, or ANY
     restricted to the named function), `output_schema` (`response_mime_type`
     "application/json" + `response_json_schema`), `thinking` (`{"budget_tokens": n}` →
-    `thinking_budget`, `{"effort": ...}` → `thinking_level`; thoughts are always requested
-    with `include_thoughts`). Any other setting is sent as is: a `GenerateContentConfig`
-    field (`top_k`, `safety_settings`, `tool_config`, `thinking_config`, `cached_content`,
-    ...) in the config, anything else in the request body. Calls without a provider id get a
+    `thinking_budget`, `{"effort": ...}` → `thinking_level`, "max" being XHIGH; thoughts are
+    always requested with `include_thoughts`), `effort` (`thinking_level` alone); `cache`
+    (Anthropic's prompt caching setting) is dropped, Gemini caching implicitly or through
+    `cached_content`. Any other setting is sent as is: a `GenerateContentConfig` field
+    (`top_k`, `safety_settings`, `tool_config`, `thinking_config`, `cached_content`, ...) in
+    the config, anything else in the request body. Calls without a provider id get a
     generated one ("gemini_call_<n>") that is echoed on the function call and its response.
 
     Usage: `input_tokens` is `promptTokenCount` plus `toolUsePromptTokenCount` (the prompt of
@@ -180,6 +188,7 @@ class GeminiProvider(BaseProvider):
 
     name = "google"
     extra = "google"
+    mapped_settings = frozenset({"effort", "cache"})
     env_vars: ClassVar[tuple[str, ...]] = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
     default_model = "gemini-2.5-flash"
 
@@ -254,8 +263,13 @@ class GeminiProvider(BaseProvider):
             if "budget_tokens" in thinking:
                 thinking_config["thinking_budget"] = int(thinking["budget_tokens"])
             elif "effort" in thinking:
-                thinking_config["thinking_level"] = str(thinking["effort"]).upper()
+                thinking_config["thinking_level"] = _level(thinking["effort"])
             config["thinking_config"] = thinking_config
+        if settings.get("effort"):
+            config["thinking_config"] = {
+                **config.get("thinking_config", {}),
+                "thinking_level": _level(settings["effort"]),
+            }
         for key, value in self.passthrough(settings).items():
             config.setdefault(key, value)
         return {"model": self.model, "contents": _contents(messages), "config": config}

@@ -73,11 +73,19 @@ def _content(message: Message) -> str | list[dict[str, Any]]:
     ]
 
 
-def _message(message: Message) -> dict[str, Any]:
+def _message(message: Message, reasoning_from: str | None = None) -> dict[str, Any]:
+    """A Chat Completions message. With `reasoning_from` (a provider name), an assistant
+    message with tool calls carries its reasoning from that provider as `reasoning_content`."""
     if message.role is Role.TOOL:
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
     if message.role is Role.ASSISTANT:
         out: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+        if reasoning_from is not None and message.tool_calls:
+            reasoning = "".join(
+                t.text for t in message.thinking if t.provider in (None, reasoning_from)
+            )
+            if reasoning:
+                out["reasoning_content"] = reasoning
         if message.tool_calls:
             out["tool_calls"] = [
                 {
@@ -113,10 +121,29 @@ class OpenAIProvider(BaseProvider):
     Settings: `temperature`, `top_p`, `max_tokens` (sent as `max_completion_tokens`), `stop`,
     `seed`, `tool_choice` ("auto" / "required" / "none" / `{"name": ...}`, or the API's own
     form), `output_schema` (`response_format` json_schema; `strict` from the setting, default
-    False so any JSON schema is accepted), `thinking` (`reasoning_effort`). Any other setting
-    (`store`, `metadata`, `service_tier`, `parallel_tool_calls`, a server's own field) is sent
-    as is. Reasoning text from compatible servers (`reasoning_content` / `reasoning` fields)
-    is kept on `Message.thinking`. The SDK client is built with `max_retries=0`.
+    False so any JSON schema is accepted), `thinking` (`reasoning_effort`: the effort given,
+    or from a budget under 2048 tokens low, under 8192 medium, else high), `effort`
+    (`reasoning_effort` as given: "none", "minimal", "low", "medium", "high", "xhigh",
+    "max"; https://platform.openai.com/docs/guides/reasoning). `cache` (Anthropic's prompt
+    caching setting) is accepted and dropped: OpenAI caches prompt prefixes by itself
+    (https://platform.openai.com/docs/guides/prompt-caching), so one agent's settings work
+    across providers. Any other setting (`store`, `metadata`, `service_tier`,
+    `parallel_tool_calls`, a server's own field) is sent as is.
+    The SDK client is built with `max_retries=0`.
+
+    Reasoning text from compatible servers (`reasoning_content` / `reasoning` fields) is kept
+    on `Message.thinking`. With `replay_reasoning=True` it is sent back as
+    `reasoning_content` on the assistant messages that made tool calls, as DeepSeek's
+    thinking mode requires ("for turns that do perform tool calls, the reasoning_content
+    must be fully passed back to the API in all subsequent requests", else a 400;
+    reasoning of turns without tool calls is ignored, so it is not sent:
+    https://api-docs.deepseek.com/guides/thinking_mode#tool-calls). Moonshot's Kimi thinking
+    models use the same field (https://platform.moonshot.cn/docs/guide/use-kimi-k2-thinking-model).
+    OpenAI's own API has no such field, so it is off by default.
+
+    Args:
+        replay_reasoning: Send reasoning back as `reasoning_content` (see above); None takes
+            the class default (`DeepSeekProvider`: on, others: off).
 
     Usage: `output_tokens` includes reasoning tokens, also from servers that count them
     beside `completion_tokens` (see `_base.output_tokens`).
@@ -138,6 +165,16 @@ class OpenAIProvider(BaseProvider):
     default_model = DEFAULT_MODEL
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
     default_base_url: ClassVar[str | None] = None
+    mapped_settings = frozenset({"effort", "cache"})
+    replays_reasoning: ClassVar[bool] = False
+
+    def __init__(
+        self, model: str | None = None, *, replay_reasoning: bool | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(model, **kwargs)
+        self.replay_reasoning = (
+            self.replays_reasoning if replay_reasoning is None else replay_reasoning
+        )
 
     def _make_client(self) -> Any:
         sdk = require("openai", self.extra)
@@ -155,7 +192,9 @@ class OpenAIProvider(BaseProvider):
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
-            "messages": [_message(m) for m in messages],
+            "messages": [
+                _message(m, self.name if self.replay_reasoning else None) for m in messages
+            ],
         }
         decls = tool_decls(tools)
         if decls:
@@ -193,6 +232,8 @@ class OpenAIProvider(BaseProvider):
             }
         if settings.get("thinking"):
             request["reasoning_effort"] = effort_of(settings["thinking"])
+        if settings.get("effort"):
+            request["reasoning_effort"] = str(settings["effort"])
         for key, value in self.passthrough(settings).items():
             request.setdefault(key, value)
         return request

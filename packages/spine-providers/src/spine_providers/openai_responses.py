@@ -112,7 +112,8 @@ class OpenAIResponsesProvider(OpenAIProvider):
     Settings: `temperature`, `top_p`, `max_tokens` (`max_output_tokens`), `tool_choice`,
     `output_schema` (`text.format` json_schema), `thinking` (`reasoning.effort` with
     `summary: "auto"`; reasoning summaries land on `Message.thinking` with the encrypted
-    content as the signature). `stop` and `seed` are not supported by the API and are ignored.
+    content as the signature), `effort` (`reasoning.effort` as given, without asking for
+    summaries). `stop` and `seed` are not supported by the API and are ignored.
     Any other setting (`store`, `include`, `metadata`, `service_tier`, `truncation`, ...) is
     sent as is; an `include` list is merged with the one `thinking` asks for.
     Finish reasons: `incomplete_details.reason` max_output_tokens → length, content_filter →
@@ -176,6 +177,8 @@ class OpenAIResponsesProvider(OpenAIProvider):
         extra = self.passthrough(settings)
         if settings.get("thinking"):
             request["reasoning"] = {"effort": effort_of(settings["thinking"]), "summary": "auto"}
+        if settings.get("effort"):
+            request["reasoning"] = {**request.get("reasoning", {}), "effort": settings["effort"]}
         if settings.get("thinking") or settings.get("store") is False:
             # Stateless turns replay reasoning by its encrypted content, so always ask for it.
             given = [i for i in extra.pop("include", None) or () if i != _ENCRYPTED]

@@ -11,16 +11,17 @@ as read on 2026-11-20:
 - Google: https://ai.google.dev/gemini-api/docs/pricing (text/image/video input; context-cache
   reads, storage not included)
 
-Prices change; pass `prices=` to a provider (or call `set_price`) to use your own. A model not
-in the table costs 0.0; hosted providers then warn once per model (`UnpricedModelWarning`),
+Prices change; pass `prices=` to a provider (or call `set_price`, or in a YAML spec give
+`model: {name: ..., prices: {...}}`) to use your own. A model not in the table costs 0.0;
+hosted providers then log one warning line per model (logger `spine_providers.pricing`),
 because cost guards and budgets cannot count it. Local endpoints (Ollama, vLLM, LM Studio)
 are free and do not warn.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -150,17 +151,34 @@ def find_price(model: str, overrides: Mapping[str, Price] | None = None) -> Pric
 _SNAPSHOT = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest|\d{3}|preview(-\d{2}-\d{2})?)$")
 
 
+logger = logging.getLogger(__name__)
+"""Where the unpriced-model line goes (`spine_providers.pricing`, level WARNING)."""
+
+_warned: set[str] = set()
+
+
 class UnpricedModelWarning(UserWarning):
-    """A hosted model has no price: its calls cost 0.0 and cost guards cannot count them."""
+    """A hosted model has no price: its calls cost 0.0 and cost guards cannot count them.
+
+    The warning is one log line (logger `spine_providers.pricing`, level WARNING, the
+    record's `category` this class), not a `warnings.warn`; filter it with `logging`.
+    """
 
 
 def warn_unpriced(model: str) -> None:
-    """Warn (once per model, by the warnings filter) that `model` has no price."""
-    warnings.warn(
-        f"no price for model '{model}': its calls count 0.0 USD, so max_cost guards and "
-        "budgets do not see them; pass prices= to the provider or call set_price()",
-        UnpricedModelWarning,
-        stacklevel=3,
+    """Log, once per model and process, one line saying `model` has no price and how to set
+    one (Python `prices=` / `set_price`, or the YAML spec's `model.prices`)."""
+    if model in _warned:
+        return
+    _warned.add(model)
+    logger.warning(
+        "UnpricedModelWarning: no price for model '%s': its calls count 0.0 USD, so max_cost "
+        "guards and budgets do not see them; set one with prices= on the provider, "
+        "set_price(), or in the YAML spec: model: {name: ..., prices: {%s: {input: ..., "
+        "output: ...}}} (USD per million tokens)",
+        model,
+        model,
+        extra={"category": UnpricedModelWarning},
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,13 +26,15 @@ from spine_core import (
     Tool,
     available,
     lookup,
+    provider_model,
+    provider_name,
 )
 from spine_core.registry import CHECKPOINTS, MIDDLEWARE, PROVIDERS, resolve_provider
 
 from .diagnose import explain
 from .errors import SpecError
 from .output import schema_output_type
-from .spec import AgentSpec
+from .spec import AgentSpec, MCPServerRef, ModelSpec
 from .stores import StoreInfo, describe
 
 __all__ = ["DEFAULT_STATE_DB", "build_agent", "build_checkpoint", "default_checkpoint"]
@@ -69,13 +72,19 @@ def build_agent(
     base = spec.base_dir
     with _spec_dir_importable(base):
         with _at(spec, ("model",), label="--model" if model else None):
-            provider = _provider(model or spec.model)
-        tools = [_load_tools(spec, i, ref.python) for i, ref in enumerate(spec.tools)]
+            provider = _provider(model) if model else _spec_provider(spec, spec.model)
+        tools = [
+            _load_tools(spec, i, ref.python)
+            if ref.python is not None
+            else _mcp_tools(spec, i, ref.mcp)
+            for i, ref in enumerate(spec.tools)
+        ]
         middleware = [
             _plugin(spec, MIDDLEWARE, ref.name, ref.params, ("middleware", i, ref.name))
             for i, ref in enumerate(spec.middleware)
         ]
         output_type = _output_type(spec) if spec.output is not None else None
+    _quiet_if_priced(provider, middleware)
     store = checkpoint if checkpoint is not None else build_checkpoint(spec)[0]
     guards = spec.guards.model_dump()
     if max_steps is not None:
@@ -105,10 +114,46 @@ _MODEL_FAMILIES = (
 )
 
 
-def _provider(model: str) -> Any:
-    """`resolve_provider(model)`, with a hint when `model` lacks its `scheme:`."""
+def _spec_provider(spec: AgentSpec, model: str | ModelSpec) -> Any:
+    """The provider of the spec's `model`: a "scheme:model" string, or a mapping whose
+    `base_url`, `timeout_s`, `prices` and `settings` (the provider's `**defaults`) go to the
+    provider's constructor and whose `api_key_env` names the variable holding its key."""
+    if isinstance(model, str):
+        return _provider(model)
+    params: dict[str, Any] = dict(model.settings)
+    if model.base_url is not None:
+        params["base_url"] = model.base_url
+    if model.timeout_s is not None:
+        params["timeout_s"] = model.timeout_s
+    if model.prices:
+        params["prices"] = {
+            name: price.model_dump(exclude_none=True) for name, price in model.prices.items()
+        }
+    if model.api_key_env is not None:
+        key = os.environ.get(model.api_key_env)
+        if not key:
+            raise spec.error(
+                ("model", "api_key_env"),
+                f"the environment variable {model.api_key_env} is not set",
+            )
+        params["api_key"] = key
+    return _provider(model.name, **params)
+
+
+def _quiet_if_priced(provider: Any, middleware: list[Any]) -> None:
+    """Turn off the provider's unpriced-model warning when a middleware of the spec (the
+    `cost_tracking` middleware's `price_for`) prices its model: the cost is then counted."""
+    price_for = [getattr(m, "price_for", None) for m in middleware]
+    scheme, name = provider_name(provider), provider_model(provider)
+    priced = any(callable(f) and f(scheme, name) is not None for f in price_for)
+    if priced and hasattr(provider, "warn_unpriced"):
+        provider.warn_unpriced = False
+
+
+def _provider(model: str, **params: Any) -> Any:
+    """`resolve_provider(model, **params)`, with a hint when `model` lacks its `scheme:`."""
     try:
-        return resolve_provider(model)
+        return resolve_provider(model, **params)
     except PluginNotFoundError as exc:
         scheme, colon, _ = model.partition(":")
         hint = ""
@@ -250,6 +295,21 @@ def _load_tools(spec: AgentSpec, index: int, target: str) -> list[Tool]:
                 f"'{target}' is a {what}, not a Tool (decorate it with @tool from spine_core)",
             )
     return items
+
+
+def _mcp_tools(spec: AgentSpec, index: int, ref: MCPServerRef | None) -> list[Tool]:
+    """The tools of the MCP server of `tools[index].mcp` (connects now; needs spine-mcp)."""
+    assert ref is not None
+    path = ("tools", index, "mcp")
+    try:
+        from spine_mcp.spec import spec_tools
+    except ImportError:
+        raise spec.error(
+            path, "MCP servers need spine-mcp: pip install spine-agents[mcp]"
+        ) from None
+    options = ref.model_dump(exclude_none=True)
+    with _at(spec, path):
+        return spec_tools(**options, base_dir=spec.base_dir)
 
 
 def _output_type(spec: AgentSpec) -> Any:

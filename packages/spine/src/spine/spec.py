@@ -28,11 +28,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     PrivateAttr,
+    Tag,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -49,6 +52,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AgentSpec",
     "GuardsSpec",
+    "MCPServerRef",
+    "ModelSpec",
     "PluginRef",
     "SpecError",
     "ToolRef",
@@ -99,15 +104,93 @@ class PluginRef(BaseModel):
 Plugin = Annotated[PluginRef, WithJsonSchema(_PLUGIN_SCHEMA)]
 
 
-class ToolRef(BaseModel):
-    """Tools by import path: `module:attr` (a `Tool` or a list of them) or `module` (every
-    `Tool` defined at the top of the module). Modules next to the spec are importable."""
+class MCPServerRef(BaseModel):
+    """An MCP server whose tools the agent gets (needs spine-mcp): `command` (+ `args`, `env`)
+    for a stdio server, or `url` for streamable HTTP."""
 
     model_config = ConfigDict(extra="forbid")
-    python: str = Field(
+    command: str | None = Field(default=None, description="A stdio server's executable.")
+    args: list[str] = Field(default_factory=list, description="Its arguments.")
+    env: dict[str, str] | None = Field(default=None, description="Extra environment variables.")
+    url: str | None = Field(default=None, description="A streamable HTTP endpoint.")
+    prefix: str | None = Field(default=None, description="Tool names become `{prefix}_{name}`.")
+    approve: bool = Field(default=False, description="Every call waits for human approval.")
+    timeout_s: PositiveFloat | None = Field(default=60.0, description="Seconds per request.")
+    resources: bool = Field(default=False, description="Add a `read_resource` tool.")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> MCPServerRef:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give `command` (a stdio server) or `url` (HTTP), exactly one")
+        if self.url is not None and (self.args or self.env):
+            raise ValueError("`args` and `env` go with `command`, not `url`")
+        return self
+
+
+class ToolRef(BaseModel):
+    """Tools by import path: `module:attr` (a `Tool` or a list of them) or `module` (every
+    `Tool` defined at the top of the module). Modules next to the spec are importable. Or
+    `mcp: {...}`: the tools of an MCP server."""
+
+    model_config = ConfigDict(extra="forbid")
+    python: str | None = Field(
+        default=None,
         pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$",
         description="`package.module:attr` or `package.module`.",
     )
+    mcp: MCPServerRef | None = Field(default=None, description="An MCP server's tools.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ToolRef:
+        if (self.python is None) == (self.mcp is None):
+            raise ValueError("give `python: module:attr` or `mcp: {...}`, exactly one")
+        return self
+
+
+_MODEL_NAME = r"^[A-Za-z0-9_.\-]+(:.*)?$"
+
+
+class PriceSpec(BaseModel):
+    """USD per million tokens (see `spine_providers.Price`); a cache rate left out is the
+    input rate."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: NonNegativeFloat = Field(description="Uncached input, USD per million tokens.")
+    output: NonNegativeFloat = Field(description="Output (reasoning included), USD per 1M.")
+    cache_read: NonNegativeFloat | None = Field(default=None, description="Cache reads, USD/1M.")
+    cache_write: NonNegativeFloat | None = Field(
+        default=None, description="Cache writes, USD per million tokens."
+    )
+
+
+class ModelSpec(BaseModel):
+    """A provider with its configuration: `model: {name: "openai:gpt-5.4", base_url: ...}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=_MODEL_NAME, description="`scheme:model`, as in the string form.")
+    base_url: str | None = Field(default=None, description="The API root URL.")
+    api_key_env: str | None = Field(
+        default=None, description="The environment variable holding the API key."
+    )
+    timeout_s: PositiveFloat | None = Field(default=None, description="Seconds per request.")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Provider settings sent on every call (its `**defaults`).",
+    )
+    prices: dict[str, PriceSpec] = Field(
+        default_factory=dict, description="Prices by model name, USD per million tokens."
+    )
+
+
+def _model_form(value: Any) -> str:
+    return "mapping" if isinstance(value, dict) else "string"
+
+
+ModelField = Annotated[
+    Annotated[str, Field(pattern=_MODEL_NAME), Tag("string")]
+    | Annotated[ModelSpec, Tag("mapping")],
+    Discriminator(_model_form),
+]
 
 
 class GuardsSpec(BaseModel):
@@ -132,15 +215,17 @@ class AgentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Spine agent spec")
     name: str = Field(default="agent", description="Agent name (in traces and stored sessions).")
     description: str | None = Field(default=None, description="What the agent is for.")
-    model: str = Field(
-        pattern=r"^[A-Za-z0-9_.\-]+(:.*)?$",
-        description="`scheme:model`, e.g. `anthropic:claude-sonnet-4-6` or `test`.",
+    model: ModelField = Field(
+        description="`scheme:model`, e.g. `anthropic:claude-sonnet-4-6` or `test`; or a "
+        "mapping `{name, base_url, api_key_env, timeout_s, settings, prices}`.",
     )
     system: str | None = Field(default=None, description="The system prompt, inline.")
     system_file: str | None = Field(
         default=None, description="A file holding the system prompt (relative to the spec)."
     )
-    tools: list[ToolRef] = Field(default_factory=list, description="Tools by import path.")
+    tools: list[ToolRef] = Field(
+        default_factory=list, description="Tools by import path, or MCP servers."
+    )
     guards: GuardsSpec = Field(default_factory=GuardsSpec)
     middleware: list[Plugin] = Field(
         default_factory=list, description="Registered middleware, outermost first."
@@ -254,8 +339,11 @@ _FIELDS = tuple(AgentSpec.model_fields)
 
 
 def _first_error(located: Located, errors: list[ErrorDetails]) -> SpecError:
-    err = errors[0]
+    # A misspelt key first: it is why a required one is missing, and it gets a "did you mean".
+    err = min(errors, key=lambda e: e["type"] != "extra_forbidden")
     loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+    if loc[:1] == ("model",) and loc[1:2] in (("string",), ("mapping",)):
+        loc = loc[:1] + loc[2:]  # the tag of the model field's form is not a YAML key
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -277,6 +365,12 @@ def _first_error(located: Located, errors: list[ErrorDetails]) -> SpecError:
 def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
     if parent == ("guards",):
         return list(GuardsSpec.model_fields)
+    if parent == ("model",):
+        return list(ModelSpec.model_fields)
+    if len(parent) == 3 and parent[:2] == ("model", "prices"):
+        return list(PriceSpec.model_fields)
     if len(parent) == 2 and parent[0] == "tools":
         return list(ToolRef.model_fields)
+    if len(parent) == 3 and parent[0] == "tools" and parent[2] == "mcp":
+        return list(MCPServerRef.model_fields)
     return list(_FIELDS)
