@@ -142,12 +142,7 @@ class Agent:
         if state is None:
             if input is None:
                 raise SpineError(f"session '{session_id}' not found and no input given")
-            state = State(
-                session_id=session_id or uuid.uuid4().hex,
-                agent=self.label,
-                tenant_id=self.tenant_id,
-                depth=depth,
-            )
+            state = State.new(session_id or uuid.uuid4().hex, self.label, self.tenant_id, depth)
             history = list(message_history or ())
             if self.system and not (history and history[0].role is Role.SYSTEM):
                 state.messages.append(Message.system(self.system))
@@ -170,7 +165,7 @@ class Agent:
         else:
             state.messages.extend(input)
         state.step = 0
-        state.usage_at_run_start = state.usage.model_copy()
+        state.usage_at_run_start = state.usage.copy()
         state.status = RunStatus.RUNNING
         state.stopped_reason = None
         return state

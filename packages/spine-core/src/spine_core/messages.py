@@ -306,9 +306,13 @@ class Usage(BaseModel):
             mine[name] += theirs[name]
 
     def __add__(self, other: Usage) -> Usage:
-        total = self.model_copy()
+        total = self.copy()
         total.add(other)
         return total
+
+    def copy(self) -> Usage:  # type: ignore[override]  # BaseModel.copy is deprecated
+        """An independent copy (all fields are numbers: a shallow copy is whole)."""
+        return trusted(Usage, dict(self.__dict__), set(self.__pydantic_fields_set__))
 
 
 _USAGE_FIELDS = tuple(Usage.model_fields)

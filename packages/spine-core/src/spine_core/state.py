@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._trusted import trusted
 from .messages import DictAccess, Message, Role, ToolCall, Usage
 from .stop import StopReason
 
@@ -103,6 +104,41 @@ class State(BaseModel):
     revision: int = 0
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)
+
+    @classmethod
+    def new(
+        cls, session_id: str, agent: str = "agent", tenant_id: str | None = None, depth: int = 0
+    ) -> State:
+        """A new, empty session (what `State(session_id=..., ...)` builds, without
+        re-validating values of the exact field types)."""
+        if not (
+            cls is State
+            and type(session_id) is str
+            and type(agent) is str
+            and (tenant_id is None or type(tenant_id) is str)
+            and type(depth) is int
+        ):
+            return cls(session_id=session_id, agent=agent, tenant_id=tenant_id, depth=depth)
+        now = time.time()
+        values: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "session_id": session_id,
+            "agent": agent,
+            "tenant_id": tenant_id,
+            "messages": [],
+            "step": 0,
+            "usage": Usage(),
+            "usage_at_run_start": Usage(),
+            "status": RunStatus.RUNNING,
+            "depth": depth,
+            "pending": None,
+            "scratch": {},
+            "stopped_reason": None,
+            "revision": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return trusted(State, values, {"session_id", "agent", "tenant_id", "depth"})
 
     def add_message(self, message: Message) -> None:
         """Append a message to the history."""
