@@ -50,6 +50,8 @@ soak: setup services
 	SPINE_SOAK_STREAMS=$(SOAK_STREAMS) SPINE_SOAK_RESUMERS=$(SOAK_RESUMERS) \
 	SPINE_SOAK_KILLS=$(SOAK_KILLS) SPINE_TEST_TIMEOUT_S=3600 $(PY) -m pytest -q -p no:cacheprovider \
 		tests/core/test_guarantees.py tests/backends/test_resume_race.py tests/backends/test_crash.py
+	SPINE_SOAK_TEMPORAL_RUNS=40 SPINE_SOAK_TEMPORAL_KILLS=10 SPINE_TEST_TIMEOUT_S=3600 \
+		$(PY) -m pytest -q -p no:cacheprovider tests/temporal/test_crash.py -k soak
 
 lint: setup typecheck
 	$(PY) -m ruff check .
