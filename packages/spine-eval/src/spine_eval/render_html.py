@@ -8,7 +8,7 @@ import json
 import time
 from html import escape
 
-from .report import CaseResult, EvalReport, Trial
+from .report import CaseResult, EvalReport, Trial, score_labels
 
 __all__ = ["latency_histogram_svg", "render_html", "scorer_bars_svg"]
 
@@ -21,7 +21,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d1d9e0;
 padding:6px 8px;text-align:left;vertical-align:top}th{background:#f6f8fa}
 pre{white-space:pre-wrap;margin:0;max-height:14em;overflow:auto;font-size:12px}
-.pass{color:#1a7f37}.fail{color:#d1242f}.err{color:#d1242f;font-weight:bold}
+.pass{color:#1a7f37}.fail{color:#d1242f}.err{color:#d1242f;font-weight:bold}.xfail{color:#9a6700}
 .score{display:inline-block;margin:0 6px 2px 0}.tools{font-family:monospace;font-size:12px}
 """
 
@@ -96,7 +96,12 @@ def latency_histogram_svg(report: EvalReport, bins: int = 10) -> str:
     return "".join(parts)
 
 
-def _status(case: CaseResult) -> str:
+def _status(case: CaseResult, xfail: str | None) -> str:
+    if xfail is not None:
+        why = f'<br><span class="meta">{escape(xfail)}</span>'
+        if case.passes:
+            return f'<span class="err">xpass ({case.passes}/{len(case.trials)})</span>{why}'
+        return f'<span class="xfail">xfail</span>{why}'
     if case.errored:
         return '<span class="err">error</span>'
     if case.passed:
@@ -107,8 +112,8 @@ def _status(case: CaseResult) -> str:
 def _trial_cells(trial: Trial) -> str:
     scores = "".join(
         f'<span class="score {"pass" if s.passed else "fail"}" title="{escape(s.detail)}">'
-        f"{escape(s.name)} {s.value:.2f}</span>"
-        for s in trial.scores
+        f"{escape(label)} {s.value:.2f}</span>"
+        for label, s in zip(score_labels(trial.scores), trial.scores, strict=True)
     )
     tools = "<br>".join(
         f"{escape(c.name)}({escape(json.dumps(c.arguments, ensure_ascii=False))})"
@@ -153,7 +158,7 @@ def render_html(report: EvalReport) -> str:
                 head = (
                     f'<td rowspan="{span}"><b>{escape(case.id)}</b><br>'
                     f'<span class="meta">{escape(case.input)}</span></td>'
-                    f'<td rowspan="{span}">{_status(case)}</td>'
+                    f'<td rowspan="{span}">{_status(case, report.expected_failure(case))}</td>'
                 )
             rows.append(f"<tr>{head}{_trial_cells(trial)}</tr>")
             first = False

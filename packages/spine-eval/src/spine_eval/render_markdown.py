@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from .render_terminal import trajectory_text
-from .report import CaseResult, EvalReport
+from .render_terminal import trajectory_text, trial_verdict
+from .report import CaseResult, EvalReport, score_labels
 
 __all__ = ["md_text", "render_markdown"]
 
@@ -27,16 +27,32 @@ def _cell(text: str, limit: int = 120) -> str:
     return md_text(text, limit)
 
 
-def _status(case: CaseResult) -> str:
+def _status(case: CaseResult, xfail: str | None) -> str:
+    """The case's verdict over all its runs."""
+    runs = f"{case.passes}/{len(case.trials)}"
+    if xfail is not None:
+        status = "⚠️ xfail" if case.passes == 0 else f"❗ xpass {runs}"
+        return f"{status} ({_cell(xfail, 80)})"
     if case.errored:
         return "💥 error"
     if case.passed:
         return "✅ pass"
-    return f"❌ {case.passes}/{len(case.trials)}"
+    return f"❌ {runs}"
+
+
+_MARK = {
+    "PASS": "✅ pass",
+    "FAIL": "❌ fail",
+    "ERROR": "💥 error",
+    "XFAIL": "⚠️ xfail",
+    "XPASS": "❗ xpass",
+}
 
 
 def render_markdown(report: EvalReport) -> str:
-    """Summary, scorer table and per-case table (first trial's answer, scores and tools)."""
+    """Summary, scorer table and a row per case: its verdict over all runs (xfail / xpass with
+    the reason for expected failures), every run's scores (duplicate scorers numbered), the
+    first run's tools and answer; then every failing run and why."""
     s = report.stats
     lines = [
         f"# Evaluation: {report.dataset}",
@@ -79,18 +95,30 @@ def render_markdown(report: EvalReport) -> str:
         "|---|---|---|---|---|---|",
     ]
     for case in report.cases:
-        trial = case.trials[0] if case.trials else None
-        if trial is None:
+        if not case.trials:
             continue
-        scores = ", ".join(
-            f"{x.name} {x.value:.2f}{'' if x.passed else ' ✗'}" for x in trial.scores
-        )
-        answer = _cell(trial.answer)
-        if trial.error is not None:
-            error = f"{trial.error.get('type')}: {trial.error.get('message', '')}"
+        xfail = report.expected_failure(case)
+        many = len(case.trials) > 1
+        runs = []
+        for trial in case.trials:
+            labels = score_labels(trial.scores)
+            scores = ", ".join(
+                f"{label} {x.value:.2f}{'' if x.passed else ' ✗'}"
+                for label, x in zip(labels, trial.scores, strict=True)
+            )
+            if trial.error is not None:
+                scores = f"{trial.error.get('type')}: {trial.error.get('message', '')}"
+            prefix = (
+                f"run {trial.repeat + 1} {_MARK[trial_verdict(trial, xfail)]}: " if many else ""
+            )
+            runs.append(prefix + (scores or "-"))
+        first = case.trials[0]
+        answer = _cell(first.answer)
+        if first.error is not None:
+            error = f"{first.error.get('type')}: {first.error.get('message', '')}"
             answer = f"**{_cell(error)}**"
         lines.append(
-            f"| {_cell(case.id)} | {_status(case)} | {_cell(scores) or '-'} | "
+            f"| {_cell(case.id)} | {_status(case, xfail)} | {_cell('; '.join(runs), 400)} | "
             f"{_cell(trajectory_text(case))} | {_cell(case.input, 80)} | {answer} |"
         )
     failures = [(case, repeat, why) for case in report.cases for repeat, why in case.failures()]
@@ -98,5 +126,6 @@ def render_markdown(report: EvalReport) -> str:
         lines += ["", "## Failures", ""]
         for case, repeat, why in failures:
             run = f" (run {repeat + 1})" if report.repeats > 1 else ""
-            lines.append(f"- **{_cell(case.id)}**{run}: {md_text(why, 400)}")
+            expected = " (expected failure)" if report.expected_failure(case) else ""
+            lines.append(f"- **{_cell(case.id)}**{run}{expected}: {md_text(why, 400)}")
     return "\n".join(lines) + "\n"

@@ -6,16 +6,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .report import CaseResult, EvalReport
+from .report import CaseResult, EvalReport, Trial, score_labels
 
-__all__ = ["print_report", "trajectory_text"]
+__all__ = ["print_report", "trajectory_text", "trial_verdict"]
 
 
-def trajectory_text(case: CaseResult, limit: int = 6) -> str:
-    """The first trial's tool calls as "a -> b -> c" ("-" for none)."""
-    if not case.trials:
-        return "-"
-    names = [c.name for c in case.trials[0].tool_calls]
+def trajectory_text(case: CaseResult, limit: int = 6, *, trial: Trial | None = None) -> str:
+    """The tool calls of `trial` (default: the case's first) as "a -> b -> c" ("-" for
+    none)."""
+    if trial is None:
+        if not case.trials:
+            return "-"
+        trial = case.trials[0]
+    names = [c.name for c in trial.tool_calls]
     if len(names) > limit:
         names = [*names[:limit], f"+{len(names) - limit}"]
     return " -> ".join(names) or "-"
@@ -26,16 +29,28 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _status(case: CaseResult) -> str:
-    if case.errored:
-        return "[bold red]ERROR[/]"
-    if case.passed:
-        return "[green]PASS[/]"
-    return "[red]FAIL[/]" if case.passes == 0 else f"[yellow]{case.passes}/{len(case.trials)}[/]"
+def trial_verdict(trial: Trial, xfail: str | None) -> str:
+    """One run's verdict: PASS, FAIL or ERROR; for a case expected to fail (`xfail` its
+    reason), XFAIL when the run failed or errored as expected and XPASS when it passed."""
+    if xfail is not None:
+        return "XPASS" if trial.passed else "XFAIL"
+    if trial.error is not None:
+        return "ERROR"
+    return "PASS" if trial.passed else "FAIL"
+
+
+_STYLE = {
+    "PASS": "green",
+    "FAIL": "red",
+    "ERROR": "bold red",
+    "XFAIL": "yellow",
+    "XPASS": "bold red",
+}
 
 
 def print_report(report: EvalReport, console: Console | None = None) -> None:
-    """Print one row per case (status, scores, tools, latency, cost) and the summary."""
+    """Print one row per run of each case (verdict, scores, tools, latency, cost; XFAIL /
+    XPASS for expected failures, with the reason) and the summary."""
     console = console or Console()
     stats = report.stats
     table = Table(title=f"spine eval: {report.dataset} ({report.agent})", title_justify="left")
@@ -44,26 +59,32 @@ def print_report(report: EvalReport, console: Console | None = None) -> None:
             column, overflow="fold", justify="right" if column in ("latency", "cost") else "left"
         )
     for case in report.cases:
-        trial = case.trials[0] if case.trials else None
-        scores = " ".join(
-            f"[green]{escape(s.name)}={s.value:.2f}[/]"
-            if s.passed
-            else f"[red]{escape(s.name)}={s.value:.2f}[/] {escape(_short(s.detail))}".rstrip()
-            for s in (trial.scores if trial else [])
-        )
-        if trial is not None and trial.error is not None:
-            error = f"{trial.error.get('type')}: {trial.error.get('message', '')}"
-            scores = f"[red]{escape(error)}[/]"
-        latency = sum(t.latency_s for t in case.trials) / max(len(case.trials), 1)
-        cost = sum(t.usage.cost_usd for t in case.trials)
-        table.add_row(
-            escape(case.id),
-            _status(case),
-            scores,
-            escape(trajectory_text(case)),
-            f"{latency:.2f}s",
-            f"${cost:.4f}",
-        )
+        xfail = report.expected_failure(case)
+        for trial in case.trials:
+            labels = score_labels(trial.scores)
+            scores = " ".join(
+                f"[green]{escape(label)}={s.value:.2f}[/]"
+                if s.passed
+                else f"[red]{escape(label)}={s.value:.2f}[/] {escape(_short(s.detail))}".rstrip()
+                for label, s in zip(labels, trial.scores, strict=True)
+            )
+            if trial.error is not None:
+                error = f"{trial.error.get('type')}: {trial.error.get('message', '')}"
+                scores = f"[red]{escape(error)}[/]"
+            if xfail is not None:
+                scores += f" [yellow]expected failure: {escape(_short(xfail))}[/]"
+            verdict = trial_verdict(trial, xfail)
+            name = case.id if trial is case.trials[0] else ""
+            if len(case.trials) > 1:
+                name = f"{name} (run {trial.repeat + 1})".lstrip()
+            table.add_row(
+                escape(name),
+                f"[{_STYLE[verdict]}]{verdict}[/]",
+                scores.strip(),
+                escape(trajectory_text(case, trial=trial)),
+                f"{trial.latency_s:.2f}s",
+                f"${trial.usage.cost_usd:.4f}",
+            )
     console.print(table)
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")

@@ -25,7 +25,45 @@ if TYPE_CHECKING:
 
     from .comparison import Comparison
 
-__all__ = ["CaseResult", "EvalReport", "ScorerSummary", "Summary", "Trial"]
+__all__ = [
+    "CaseResult",
+    "EvalReport",
+    "ScorerSummary",
+    "Summary",
+    "Trial",
+    "expected_failure",
+    "score_labels",
+]
+
+
+def score_labels(scores: list[Score]) -> list[str]:
+    """A label per score of one run: the scorer's name, with ` #2`, ` #3`, ... on the second
+    and later scorers of the same name, so duplicate scorers (two `contains` with different
+    values) stay apart in summaries and reports."""
+    seen: Counter[str] = Counter()
+    labels = []
+    for score in scores:
+        seen[score.name] += 1
+        n = seen[score.name]
+        labels.append(score.name if n == 1 else f"{score.name} #{n}")
+    return labels
+
+
+def expected_failure(case: CaseResult, provider: str | None = None) -> str | None:
+    """Why `case` is expected to fail, from its `metadata.xfail`, or None.
+
+    `xfail: "reason"` always applies; `xfail: {reason: ..., provider: NAME}` applies only when
+    the agent ran on provider NAME (`provider`; a mark naming a provider never applies when
+    `provider` is None), and without `provider:` always.
+    """
+    mark = case.metadata.get("xfail")
+    if isinstance(mark, str):
+        return mark
+    if isinstance(mark, dict):
+        only = mark.get("provider")
+        if only is None or (provider is not None and only == provider):
+            return str(mark.get("reason") or "expected to fail")
+    return None
 
 
 class Trial(BaseModel):
@@ -147,16 +185,17 @@ class CaseResult(BaseModel):
         return [score for trial in self.trials for score in trial.scores]
 
     def failures(self) -> list[tuple[int, str]]:
-        """Why trials failed: (repeat, "scorer: detail" or "Type: message") per failure."""
+        """Why trials failed: (repeat, "scorer: detail" or "Type: message") per failure; a
+        duplicate scorer is named as `score_labels` numbers it."""
         found = []
         for trial in self.trials:
             if trial.error is not None:
                 found.append(
                     (trial.repeat, f"{trial.error.get('type')}: {trial.error.get('message', '')}")
                 )
-            for score in trial.scores:
+            for label, score in zip(score_labels(trial.scores), trial.scores, strict=True):
                 if not score.passed:
-                    found.append((trial.repeat, f"{score.name}: {score.detail or 'failed'}"))
+                    found.append((trial.repeat, f"{label}: {score.detail or 'failed'}"))
         return found
 
 
@@ -218,8 +257,8 @@ class Summary(BaseModel):
         by_scorer: dict[str, list[Score]] = {}
         for trial in trials:
             usage.add(trial.usage)
-            for score in trial.scores:
-                by_scorer.setdefault(score.name, []).append(score)
+            for label, score in zip(score_labels(trial.scores), trial.scores, strict=True):
+                by_scorer.setdefault(label, []).append(score)
                 if score.usage is not None:
                     judge.add(score.usage)
         latencies = [t.latency_s for t in trials]
@@ -275,6 +314,8 @@ class EvalReport(BaseModel):
         created_at: Seconds since the epoch when the run finished.
         duration_s: Wall-clock seconds of the whole evaluation.
         concurrency, repeats: The run's settings.
+        provider: The provider name the agent ran on ("test", "anthropic", ...), when known:
+            selects the expected failures marked for one provider (`expected_failure`).
         cases: One `CaseResult` per case, in dataset order.
         summary: The aggregate numbers (computed from `cases` when not given).
     """
@@ -286,10 +327,16 @@ class EvalReport(BaseModel):
     duration_s: float = 0.0
     concurrency: int = 1
     repeats: int = 1
+    provider: str | None = None
     cases: list[CaseResult] = Field(
         default_factory=list, validation_alias=AliasChoices("cases", "results")
     )
     summary: Summary | None = None
+
+    def expected_failure(self, case: CaseResult) -> str | None:
+        """Why `case` is expected to fail on this report's provider, or None (see the
+        module-level `expected_failure`)."""
+        return expected_failure(case, self.provider)
 
     def model_post_init(self, context: Any, /) -> None:
         if self.summary is None:
