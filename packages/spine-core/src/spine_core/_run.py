@@ -157,8 +157,12 @@ class Run:
 
     async def save(self) -> None:
         """Checkpoint the state. Stores make `put` atomic, so a run cancelled mid-write keeps
-        the previous revision intact."""
+        the previous revision intact. A streamed run then yields to the event loop, so its
+        reader sees the events so far (and may stop the run) even when neither the provider
+        nor the store ever waits (offline providers, in-process stores)."""
         await self.agent.checkpoint.put(self.state)
+        if self.streaming:
+            await anyio.lowlevel.checkpoint()
 
     async def execute(self) -> Result:
         error: Exception | None = None
