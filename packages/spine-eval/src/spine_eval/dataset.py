@@ -136,6 +136,8 @@ def load_dataset(path: str | Path) -> Dataset:
             data = yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise DatasetError(f"{path}: not valid {_format(path)}: {exc}") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: values nested too deeply") from None
     name = path.stem
     shared: list[ScorerSpec] = []
     if isinstance(data, dict):

@@ -39,7 +39,8 @@ __all__ = [
 def score_labels(scores: list[Score]) -> list[str]:
     """A label per score of one run: the scorer's name, with ` #2`, ` #3`, ... on the second
     and later scorers of the same name, so duplicate scorers (two `contains` with different
-    values) stay apart in summaries and reports."""
+    values) stay apart in each run's scores and failures in the reports (the `Summary`
+    pools the scores of one name)."""
     seen: Counter[str] = Counter()
     labels = []
     for score in scores:
@@ -257,8 +258,8 @@ class Summary(BaseModel):
         by_scorer: dict[str, list[Score]] = {}
         for trial in trials:
             usage.add(trial.usage)
-            for label, score in zip(score_labels(trial.scores), trial.scores, strict=True):
-                by_scorer.setdefault(label, []).append(score)
+            for score in trial.scores:  # pooled by name; runs' own scores keep them apart
+                by_scorer.setdefault(score.name, []).append(score)
                 if score.usage is not None:
                     judge.add(score.usage)
         latencies = [t.latency_s for t in trials]

@@ -121,6 +121,7 @@ def eval_command(
     out = render.console()
     labels = {c.id: scorer_labels([*specs, *data.scorers, *c.scorers]) for c in data.cases}
     verdicts = print_eval(out, result, labels, expected_failures(data, provider))
+    result.provider = provider  # the saved reports mark the spec's expected failures
     for path in report or []:
         out.print(f"report: {result.save(path)}")
     failed = False
