@@ -52,6 +52,8 @@ soak: setup services
 		tests/core/test_guarantees.py tests/backends/test_resume_race.py tests/backends/test_crash.py
 	SPINE_SOAK_TEMPORAL_RUNS=40 SPINE_SOAK_TEMPORAL_KILLS=10 SPINE_TEST_TIMEOUT_S=3600 \
 		$(PY) -m pytest -q -p no:cacheprovider tests/temporal/test_crash.py -k soak
+	SPINE_SOAK_DBOS_RUNS=200 SPINE_SOAK_DBOS_KILLS=20 SPINE_SOAK_DBOS_TIMEOUT_S=900 \
+		SPINE_TEST_TIMEOUT_S=1200 $(PY) -m pytest -q -p no:cacheprovider tests/dbos/test_crash_postgres.py
 
 lint: setup typecheck
 	$(PY) -m ruff check .
