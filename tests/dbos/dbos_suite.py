@@ -91,7 +91,9 @@ async def run_under_chaos(
 
 async def approval_survives_losing_every_worker(
     fleet: Fleet, system_url: str, effects_url: str
-) -> None:
+) -> list[str]:
+    """Pause a run, kill every worker, approve from this process; returns the transfer's
+    side effects (one, once the new workers recovered the waiting run)."""
     if len(fleet.serving()) < 2:
         fleet.start(2 - len(fleet.serving()))
     client, agents = client_agents(system_url)
@@ -110,4 +112,4 @@ async def approval_survives_losing_every_worker(
         client.destroy()
     assert done.stopped_reason is StopReason.FINAL
     assert done.answer == "transfer: moved 5"
-    assert [r[0] for r in effects(effects_url) if r[0].startswith("pay:")] == ["pay:t1"]
+    return [r[0] for r in effects(effects_url) if r[0].startswith("pay:")]

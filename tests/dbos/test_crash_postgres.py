@@ -46,4 +46,4 @@ async def test_every_run_completes_under_sigkills_and_no_completed_tool_call_rep
 async def test_pending_approval_survives_the_loss_of_every_worker(
     database: str, fleet: Fleet
 ) -> None:
-    await approval_survives_losing_every_worker(fleet, database, database)
+    assert await approval_survives_losing_every_worker(fleet, database, database) == ["pay:t1"]

@@ -436,7 +436,7 @@ def test_run_sync_signature() -> None:
 
 
 def test_resume_sync_signature() -> None:
-    documented(Agent.resume_sync, ("token", POS, EMPTY), ("decision", POS, "approve"))
+    assert documented(Agent.resume_sync, ("token", POS, EMPTY), ("decision", POS, "approve"))
 
 
 def test_run_sync_runs_outside_an_event_loop() -> None:
@@ -473,14 +473,14 @@ def test_resume_sync_continues_a_pause() -> None:
 
 
 def test_resume_signature() -> None:
-    documented(Agent.resume, ("token", POS, EMPTY), ("decision", POS, "approve"))
+    assert documented(Agent.resume, ("token", POS, EMPTY), ("decision", POS, "approve"))
 
 
 # -- as_tool ---------------------------------------------------------------------------------
 
 
 def test_as_tool_signature() -> None:
-    documented(
+    assert documented(
         Agent.as_tool,
         ("name", KW, None),
         ("description", KW, None),

@@ -69,7 +69,7 @@ async def exercise(memory: Any) -> None:
 
 
 def test_in_memory_vector_memory_signature() -> None:
-    documented(InMemoryVectorMemory, ("embedder", KW, None), ("dim", KW, 256))
+    assert documented(InMemoryVectorMemory, ("embedder", KW, None), ("dim", KW, 256))
     memory = InMemoryVectorMemory(dim=64)
     assert memory.dim == 64 and isinstance(memory.embedder, HashEmbedder)
     assert memory.embedder.dim == 64  # type: ignore[attr-defined]
@@ -103,7 +103,7 @@ async def test_buffer_memory_search_returns_the_most_recent_newest_first() -> No
 
 
 def test_pgvector_memory_signature() -> None:
-    documented(
+    assert documented(
         PgVectorMemory,
         ("dsn", POS, None),
         ("embedder", KW, None),
@@ -124,7 +124,7 @@ async def test_pgvector_memory_protocol(pgvector_dsn: str) -> None:
 
 
 async def test_hash_embedder_one_text_one_unit_vector() -> None:
-    documented(HashEmbedder, ("dim", POS, 256))
+    assert documented(HashEmbedder, ("dim", POS, 256))
     embedder = HashEmbedder(32)
     assert isinstance(embedder, Embedder)
     vector = await embedder.embed("hello world")
@@ -134,7 +134,7 @@ async def test_hash_embedder_one_text_one_unit_vector() -> None:
 
 
 async def test_openai_embedder_calls_the_embeddings_api_with_one_text() -> None:
-    documented(
+    assert documented(
         OpenAIEmbedder,
         ("model", POS, "text-embedding-3-small"),
         ("client", KW, None),

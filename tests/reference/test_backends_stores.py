@@ -29,8 +29,9 @@ def state(session_id: str, *texts: str) -> State:
     return new
 
 
-async def roundtrip(store: object) -> None:
-    """The reference's CheckpointStore calls: put, get, revision, delete."""
+async def roundtrip(store: object) -> list[str | None]:
+    """The reference's CheckpointStore calls: put, get, revision, delete. Returns the
+    contents of the messages stored before the delete."""
     s = state("ref-session", "hello")
     await store.put(s)  # type: ignore[attr-defined]
     got = await store.get("ref-session")  # type: ignore[attr-defined]
@@ -39,16 +40,18 @@ async def roundtrip(store: object) -> None:
     got.messages.append(Message.assistant("hi"))
     await store.put(got)  # type: ignore[attr-defined]
     assert await store.revision("ref-session") == 2  # type: ignore[attr-defined]
+    stored = await store.get("ref-session")  # type: ignore[attr-defined]
     await store.delete("ref-session")  # type: ignore[attr-defined]
     assert await store.get("ref-session") is None  # type: ignore[attr-defined]
     assert await store.revision("ref-session") == 0  # type: ignore[attr-defined]
+    return [m.content for m in stored.messages]
 
 
 # -- SQLiteCheckpoint ------------------------------------------------------------------------
 
 
 def test_sqlite_signature_and_default_path() -> None:
-    documented(SQLiteCheckpoint, ("path", POS, "spine.db"))
+    assert documented(SQLiteCheckpoint, ("path", POS, "spine.db"))
 
 
 async def test_sqlite_default_path_is_spine_db_in_the_working_directory(
@@ -56,7 +59,7 @@ async def test_sqlite_default_path_is_spine_db_in_the_working_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     store = SQLiteCheckpoint()
-    await roundtrip(store)
+    assert await roundtrip(store) == ["hello", "hi"]
     await store.aclose()
     assert (tmp_path / "spine.db").is_file()
 
@@ -80,7 +83,7 @@ async def test_sqlite_put_is_compare_and_set(tmp_path: Path) -> None:
 
 
 def test_redis_signature() -> None:
-    documented(
+    assert documented(
         RedisCheckpoint,
         ("url", POS, "redis://localhost:6379"),
         ("client", KW, None),
@@ -100,7 +103,7 @@ async def test_redis_roundtrip_keeps_keys_under_the_prefix(
     await client.aclose()
     assert keys and all(k.startswith(redis_prefix) and "::" not in k for k in keys)
     await store.delete("k")
-    await roundtrip(store)
+    assert await roundtrip(store) == ["hello", "hi"]
     await store.aclose()
 
 
@@ -108,7 +111,7 @@ async def test_redis_with_an_injected_client(redis_url: str, redis_prefix: str) 
     import redis.asyncio as aioredis
 
     client = aioredis.from_url(redis_url, decode_responses=True)
-    await roundtrip(RedisCheckpoint(client=client, prefix=redis_prefix))
+    assert await roundtrip(RedisCheckpoint(client=client, prefix=redis_prefix)) == ["hello", "hi"]
     await client.aclose()
 
 
@@ -153,7 +156,7 @@ async def test_redis_list_skips_and_reports_a_corrupt_row(
 
 
 def test_postgres_signature() -> None:
-    documented(
+    assert documented(
         PostgresCheckpoint,
         ("dsn", POS, None),
         ("pool", KW, None),
@@ -164,7 +167,7 @@ def test_postgres_signature() -> None:
 
 async def test_postgres_roundtrip(postgres_dsn: str, postgres_table: str) -> None:
     store = PostgresCheckpoint(postgres_dsn, table=postgres_table)
-    await roundtrip(store)
+    assert await roundtrip(store) == ["hello", "hi"]
     await store.aclose()
 
 

@@ -44,7 +44,7 @@ def test_every_documented_eval_name_is_exported() -> None:
 
 
 def test_evaluate_signature() -> None:
-    documented(
+    assert documented(
         evaluate,
         ("agent", POS, EMPTY),
         ("dataset", POS, EMPTY),
@@ -128,7 +128,7 @@ def test_eval_report_from_results_aggregates_like_the_reference() -> None:
 
 
 def test_load_dataset_yaml_mapping_and_json_list(tmp_path: Path) -> None:
-    documented(load_dataset, ("path", POS, EMPTY))
+    assert documented(load_dataset, ("path", POS, EMPTY))
     yaml_file = tmp_path / "cases.yaml"
     yaml_file.write_text("cases:\n  - input: first\n    expected: one\n  - input: second\n")
     json_file = tmp_path / "cases.json"
@@ -147,7 +147,7 @@ def test_load_dataset_yaml_mapping_and_json_list(tmp_path: Path) -> None:
 
 
 def test_llm_judge_signature() -> None:
-    documented(LLMJudge, ("provider", POS, KEEP), ("threshold", KW, 0.5))
+    assert documented(LLMJudge, ("provider", POS, KEEP), ("threshold", KW, 0.5))
     assert LLMJudge(RefProvider()).name == "llm_judge"
     with pytest.raises(TypeError):
         LLMJudge()

@@ -41,7 +41,7 @@ def test_guards_defaults() -> None:
 
 
 def test_check_signature() -> None:
-    documented(Guards.check, ("state", POS, EMPTY), ("elapsed_s", POS, EMPTY))
+    assert documented(Guards.check, ("state", POS, EMPTY), ("elapsed_s", POS, EMPTY))
 
 
 def test_fresh_state_passes() -> None:

@@ -61,23 +61,23 @@ class ListMemory:
 
 
 def test_memory_protocol_signatures() -> None:
-    documented(
+    assert documented(
         Memory.save,
         ("content", POS, EMPTY),
         ("session_id", KW, None),
         ("metadata", KW, None),
     )
-    documented(
+    assert documented(
         Memory.search,
         ("query", POS, EMPTY),
         ("k", KW, 5),
         ("session_id", KW, None),
     )
-    documented(Memory.load, ("session_id", POS, EMPTY), ("limit", KW, 20))
+    assert documented(Memory.load, ("session_id", POS, EMPTY), ("limit", KW, 20))
 
 
 def test_embedder_protocol_signature() -> None:
-    documented(Embedder.embed, ("text", POS, EMPTY))
+    assert documented(Embedder.embed, ("text", POS, EMPTY))
 
 
 def test_runtime_isinstance() -> None:

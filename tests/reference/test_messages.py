@@ -35,19 +35,19 @@ def test_message_role_accepts_the_enum_values() -> None:
 
 
 def test_message_system() -> None:
-    documented(Message.system, ("content", POS, EMPTY))
+    assert documented(Message.system, ("content", POS, EMPTY))
     message = Message.system("Be brief.")
     assert (message.role, message.content) == (Role.SYSTEM, "Be brief.")
 
 
 def test_message_user() -> None:
-    documented(Message.user, ("content", POS, EMPTY))
+    assert documented(Message.user, ("content", POS, EMPTY))
     message = Message.user("hello")
     assert (message.role, message.content, message.parts) == (Role.USER, "hello", None)
 
 
 def test_message_user_parts() -> None:
-    documented(Message.user_parts, ("parts", POS, EMPTY))
+    assert documented(Message.user_parts, ("parts", POS, EMPTY))
     parts = [
         {"type": "text", "text": "What is in this picture?"},
         {"type": "image", "url": "https://example.com/cat.png"},
@@ -72,7 +72,7 @@ def test_message_parts_read_as_dicts_like_the_reference() -> None:
 
 
 def test_message_assistant() -> None:
-    documented(Message.assistant, ("content", POS, None), ("tool_calls", POS, None))
+    assert documented(Message.assistant, ("content", POS, None), ("tool_calls", POS, None))
     call = ToolCall(id="c1", name="search", arguments={"query": "x"})
 
     only_calls = Message.assistant(None, tool_calls=[call])
@@ -89,7 +89,7 @@ def test_message_assistant() -> None:
 
 
 def test_message_tool() -> None:
-    documented(
+    assert documented(
         Message.tool,
         ("content", POS, EMPTY),
         ("tool_call_id", POS, EMPTY),

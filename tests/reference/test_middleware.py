@@ -564,7 +564,7 @@ async def test_on_error_returning_none_leaves_the_decision_to_others() -> None:
 
 
 def test_stop_run_signature_and_defaults() -> None:
-    documented(
+    assert documented(
         StopRun.__init__,
         ("reason", POS, StopReason.GUARDRAIL),
         ("message", POS, ""),
@@ -666,7 +666,7 @@ HOOKS = {
 
 @pytest.mark.parametrize(("hook", "params"), HOOKS.items())
 def test_middleware_hook_signatures(hook: str, params: list[str]) -> None:
-    documented(getattr(Middleware, hook), *[(p, POS, EMPTY) for p in params])
+    assert documented(getattr(Middleware, hook), *[(p, POS, EMPTY) for p in params])
 
 
 async def test_middleware_hooks_are_no_ops() -> None:
@@ -701,7 +701,7 @@ async def test_a_middleware_subclass_overriding_nothing_changes_nothing() -> Non
 
 
 def test_step_context_constructor_and_attributes() -> None:
-    documented(
+    assert documented(
         StepContext.__init__,
         ("state", POS, EMPTY),
         ("messages", POS, EMPTY),
@@ -737,7 +737,7 @@ def test_step_context_is_mutable() -> None:
 
 
 def test_tool_context_constructor_and_attributes() -> None:
-    documented(
+    assert documented(
         ToolContext.__init__,
         ("state", POS, EMPTY),
         ("tool", POS, EMPTY),

@@ -66,7 +66,7 @@ def tokens(input_tokens: int, output_tokens: int, text: str = "ok") -> ModelResp
 
 
 def test_cost_tracking_signature() -> None:
-    documented(
+    assert documented(
         CostTracking,
         ("input_per_mtok", POS, None),
         ("output_per_mtok", POS, None),
@@ -95,7 +95,7 @@ async def test_cost_tracking_fills_only_a_zero_cost_unless_overwrite() -> None:
 
 
 def test_cache_signature() -> None:
-    documented(
+    assert documented(
         Cache,
         ("ttl_s", KW, None),
         ("max_size", KW, 1024),
@@ -139,7 +139,7 @@ async def test_cache_key_includes_the_provider_and_model() -> None:
 
 
 def test_compaction_signature() -> None:
-    documented(Compaction, ("max_messages", POS, 40), ("keep_last", POS, 20))
+    assert documented(Compaction, ("max_messages", POS, 40), ("keep_last", POS, 20))
     with pytest.raises(ValueError):
         Compaction(max_messages=4, keep_last=4)
 
@@ -167,7 +167,7 @@ class Weather(BaseModel):
 
 
 def test_structured_output_signature() -> None:
-    documented(
+    assert documented(
         StructuredOutput,
         ("schema", POS, None),
         ("max_repairs", KW, 2),
@@ -194,7 +194,7 @@ async def test_structured_output_fails_loudly_when_repairs_run_out() -> None:
 
 
 async def test_tool_output_truncation_caps_results() -> None:
-    documented(ToolOutputTruncation, ("max_chars", POS, 4000))
+    assert documented(ToolOutputTruncation, ("max_chars", POS, 4000))
     provider = RefProvider([ask("dump"), "done"])
     agent = Agent(provider, tools=[dump], middleware=[ToolOutputTruncation(10)])
     result = await agent.run("go")
@@ -207,7 +207,7 @@ async def test_tool_output_truncation_caps_results() -> None:
 
 
 def test_tenant_budget_signature() -> None:
-    documented(
+    assert documented(
         TenantBudget,
         ("max_cost_usd", KW, None),
         ("max_tokens", KW, None),
@@ -271,7 +271,7 @@ class ListMemory:
 
 
 def test_memory_recall_signature() -> None:
-    documented(
+    assert documented(
         MemoryRecall,
         ("memory", POS, EMPTY),
         ("k", KW, 3),
@@ -312,7 +312,7 @@ async def test_recorder_captures_responses_and_results_in_memory() -> None:
 
 
 async def test_replayer_serves_a_recording_without_provider_or_tools() -> None:
-    documented(Replayer, ("recording", POS, None))
+    assert documented(Replayer, ("recording", POS, None))
     recorder = Recorder()
     live = RefProvider([ask("weather", city="Oslo"), "sunny"])
     await Agent(live, tools=[weather], middleware=[recorder]).run("weather?")

@@ -104,7 +104,7 @@ class Sleeps:
 
 
 def test_retry_signature() -> None:
-    documented(
+    assert documented(
         Retry,
         ("max_attempts", POS, 3),
         ("base", KW, 0.1),
@@ -179,7 +179,7 @@ async def test_retry_reads_try_again_in_1m30s_as_90_seconds() -> None:
 
 
 async def test_model_fallback_takes_providers_positionally() -> None:
-    documented(ModelFallback, ("providers", inspect.Parameter.VAR_POSITIONAL, EMPTY))
+    assert documented(ModelFallback, ("providers", inspect.Parameter.VAR_POSITIONAL, EMPTY))
     down = RefProvider([_raiser(ProviderError("down", kind="server"))])
     backup = RefProvider(["from the backup"])
     result = await Agent(down, middleware=[ModelFallback(backup)]).run("hi")
@@ -203,7 +203,7 @@ async def test_model_fallback_returns_the_documented_action() -> None:
 
 
 def test_loop_guard_signature() -> None:
-    documented(LoopGuard, ("window", POS, 4), ("max_repeats", POS, 3))
+    assert documented(LoopGuard, ("window", POS, 4), ("max_repeats", POS, 3))
 
 
 async def test_loop_guard_stops_a_repeated_tool_action() -> None:
@@ -218,7 +218,7 @@ async def test_loop_guard_stops_a_repeated_tool_action() -> None:
 
 
 def test_circuit_breaker_signature() -> None:
-    documented(
+    assert documented(
         CircuitBreaker,
         ("threshold", KW, 5),
         ("cooldown_s", KW, 30.0),
@@ -291,7 +291,7 @@ async def test_a_cancelled_probe_does_not_block_the_model_for_the_cooldown() -> 
 
 
 def test_rate_limit_signature() -> None:
-    documented(RateLimit, ("max_calls", POS, KEEP), ("per_s", POS, 1.0))
+    assert documented(RateLimit, ("max_calls", POS, KEEP), ("per_s", POS, 1.0))
     with pytest.raises(ValueError):
         RateLimit(0)
 
@@ -325,7 +325,7 @@ async def test_rate_limit_never_admits_two_calls_at_once_after_a_wait() -> None:
 
 
 def test_idempotency_signature() -> None:
-    documented(Idempotency, ("tools", KW, None), ("store", KW, None), ("key", KW, None))
+    assert documented(Idempotency, ("tools", KW, None), ("store", KW, None), ("key", KW, None))
 
 
 async def test_idempotency_replays_a_repeated_call_from_a_dict_store() -> None:
@@ -392,7 +392,7 @@ async def test_idempotency_runs_a_key_once_across_concurrent_calls() -> None:
 
 
 def test_tool_timeout_signature() -> None:
-    documented(ToolTimeout, ("timeout_s", POS, KEEP), ("tools", KW, None))
+    assert documented(ToolTimeout, ("timeout_s", POS, KEEP), ("tools", KW, None))
 
 
 async def test_tool_timeout_turns_a_slow_tool_into_a_tool_error() -> None:

@@ -68,7 +68,7 @@ async def webpage() -> str:
 
 
 def test_pii_redaction_signature() -> None:
-    documented(
+    assert documented(
         PIIRedaction,
         ("entities", POS, None),
         ("redact_tool_output", KW, True),
@@ -96,7 +96,7 @@ async def test_pii_redaction_masks_tool_output_before_the_trace_and_the_answer()
 
 
 def test_prompt_injection_screen_signature() -> None:
-    documented(
+    assert documented(
         PromptInjectionScreen,
         ("action", KW, "annotate"),
         ("patterns", KW, None),
@@ -131,7 +131,7 @@ async def test_prompt_injection_screen_custom_patterns() -> None:
 
 
 def test_content_policy_signature() -> None:
-    documented(
+    assert documented(
         ContentPolicy,
         ("banned", KW, None),
         ("validate", KW, None),
@@ -179,7 +179,7 @@ async def pid_async() -> int:
 
 
 def test_sandbox_signature() -> None:
-    documented(
+    assert documented(
         Sandbox,
         ("tools", KW, None),
         ("timeout_s", KW, 5.0),

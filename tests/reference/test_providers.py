@@ -51,7 +51,7 @@ async def add(a: int, b: int) -> int:
 
 
 def test_provider_protocol_signature() -> None:
-    documented(
+    assert documented(
         Provider.complete,
         ("messages", POS, EMPTY),
         ("tools", POS, None),
@@ -60,7 +60,7 @@ def test_provider_protocol_signature() -> None:
 
 
 def test_streaming_provider_protocol_signature() -> None:
-    documented(
+    assert documented(
         StreamingProvider.stream,
         ("messages", POS, EMPTY),
         ("tools", POS, None),

@@ -39,7 +39,7 @@ def _isolated_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_register_provider_signature() -> None:
-    documented(register_provider, ("scheme", POS, EMPTY), ("factory", POS, EMPTY))
+    assert documented(register_provider, ("scheme", POS, EMPTY), ("factory", POS, EMPTY))
 
 
 def test_register_provider_by_keyword_scheme() -> None:
@@ -53,7 +53,7 @@ def test_register_provider_by_keyword_scheme() -> None:
     ids=lambda f: f.__name__,
 )
 def test_register_signature(register: Any) -> None:
-    documented(register, ("name", POS, EMPTY), ("factory", POS, EMPTY))
+    assert documented(register, ("name", POS, EMPTY), ("factory", POS, EMPTY))
 
 
 async def test_registered_provider_resolves_from_a_model_string() -> None:

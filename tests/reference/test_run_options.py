@@ -47,7 +47,7 @@ async def fetch(key: str, ctx: ToolContext) -> str:
 
 @pytest.mark.parametrize("method", [Agent.run, Agent.stream], ids=["run", "stream"])
 def test_run_and_stream_accept_the_per_run_options(method: Any) -> None:
-    documented(method, ("input", POS, EMPTY), ("session_id", KW, None))
+    assert documented(method, ("input", POS, EMPTY), ("session_id", KW, None))
     params = inspect.signature(method).parameters
     for option in ("deps", "settings", "model", "system", "message_history"):
         assert params[option].kind is KW

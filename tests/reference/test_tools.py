@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 
 def test_tool_signature() -> None:
-    documented(
+    assert documented(
         tool,
         ("func", POS, None),
         ("name", KW, None),
@@ -151,7 +151,7 @@ SCHEMA = {
 
 
 def test_raw_tool_signature() -> None:
-    documented(
+    assert documented(
         raw_tool,
         ("name", POS, EMPTY),
         ("description", POS, EMPTY),
