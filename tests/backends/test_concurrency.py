@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from spine_backends import PostgresCheckpoint, RedisCheckpoint, SQLiteCheckpoint
-from spine_core import CheckpointConflict, Message, State
+from spine_core import Agent, CheckpointConflict, Message, ModelResponse, State, ToolCall, tool
 
 pytestmark = [pytest.mark.anyio, pytest.mark.services]
 
@@ -92,3 +92,50 @@ async def test_50_workers_retrying_on_conflict_lose_no_update(workers: list[Any]
     assert sorted(contents) == sorted(f"worker {i}" for i in range(WORKERS))
     # the history order is the commit order
     assert contents == [f"worker {committed[r]}" for r in range(2, WORKERS + 2)]
+
+
+async def test_two_agents_racing_one_new_session_run_its_side_effecting_tool_once(
+    make_store: Callable[[], Any],
+) -> None:
+    """The model's request is checkpointed (compare-and-set) before a side-effecting tool
+    runs, so of two workers that both got a tool call for one session, only one acts."""
+    charged: list[str] = []
+    asked = 0
+    both_asked = anyio.Event()
+
+    @tool
+    async def charge() -> str:
+        """Charge the card."""
+        charged.append("x")
+        return "charged"
+
+    class Racing:
+        async def complete(self, messages: Any, tools: Any = None, **settings: Any) -> Any:
+            nonlocal asked
+            if any(m.role == "tool" for m in messages):
+                return ModelResponse(message=Message.assistant("done"))
+            asked += 1
+            if asked == 2:
+                both_asked.set()
+            await both_asked.wait()  # both workers hold the call before either commits
+            call = ToolCall(id="c1", name="charge", arguments={})
+            return ModelResponse(message=Message.assistant(tool_calls=[call]))
+
+    outcomes: list[str] = []
+
+    async def worker() -> None:
+        async with make_store() as store:
+            agent = Agent(Racing(), tools=[charge], checkpoint=store)
+            try:
+                result = await agent.run("pay", session_id="race")
+                outcomes.append(result.stopped_reason.value)
+            except CheckpointConflict:
+                outcomes.append("conflict")
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(worker)
+            tg.start_soon(worker)
+
+    assert sorted(outcomes) == ["conflict", "final"]
+    assert charged == ["x"]

@@ -165,7 +165,7 @@ class Agent:
         else:
             state.messages.extend(input)
         state.step = 0
-        state.usage_at_run_start = state.usage.copy()
+        state.usage_at_run_start = state.usage.snapshot()
         state.status = RunStatus.RUNNING
         state.stopped_reason = None
         return state

@@ -306,12 +306,12 @@ class Usage(BaseModel):
             mine[name] += theirs[name]
 
     def __add__(self, other: Usage) -> Usage:
-        total = self.copy()
+        total = self.snapshot()
         total.add(other)
         return total
 
-    def copy(self) -> Usage:  # type: ignore[override]  # BaseModel.copy is deprecated
-        """An independent copy (all fields are numbers: a shallow copy is whole)."""
+    def snapshot(self) -> Usage:
+        """An independent copy, built without re-validation (all fields are numbers)."""
         return trusted(Usage, dict(self.__dict__), set(self.__pydantic_fields_set__))
 
 
