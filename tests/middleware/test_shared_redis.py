@@ -69,6 +69,11 @@ def finish(process: subprocess.Popen[str]) -> dict[str, Any]:
     return result
 
 
+def written(side: Path) -> bool:
+    """Whether a worker has written its side-effect line (open("a") creates the file first)."""
+    return side.exists() and side.stat().st_size > 0
+
+
 def run_all(scenario: str, url: str, prefix: str, side: Path, args: list[Any]) -> list[Any]:
     workers = [start(scenario, url, prefix, side, a) for a in args]
     return [finish(w) for w in workers]
@@ -114,7 +119,7 @@ def test_idempotency_runs_a_side_effect_once_across_concurrent_processes(
     hold.touch()  # the first worker to claim the key holds the call open until released
     workers = [start("idempotency", redis_url, prefix, side, 30) for _ in range(3)]
     deadline = time.monotonic() + 30
-    while not side.exists() and time.monotonic() < deadline:
+    while not written(side) and time.monotonic() < deadline:
         time.sleep(0.01)
     hold.unlink()
     results = [finish(w) for w in workers]
@@ -130,7 +135,7 @@ def test_idempotency_never_reruns_a_call_whose_worker_was_killed_mid_call(
     side.with_suffix(".hold").touch()  # the call never finishes on its own
     first = start("idempotency", redis_url, prefix, side, 1)
     deadline = time.monotonic() + 30
-    while not side.exists() and time.monotonic() < deadline:
+    while not written(side) and time.monotonic() < deadline:
         time.sleep(0.01)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=30)
