@@ -47,6 +47,7 @@ from ._convert import (
     state_name,
     task_text,
 )
+from ._tracecontext import add_request_hook, inject_request_hook
 from .errors import A2AAgentError, mapped_errors
 
 __all__ = ["A2AAgent", "A2AEventType", "A2AInputRequired"]
@@ -132,7 +133,9 @@ class A2AAgent:
     Args:
         url: The agent's base URL (where its card is), or its JSON-RPC endpoint.
         client: An `httpx.AsyncClient` to use (not closed by `aclose`); a2a-sdk sets the
-            `A2A-Version: 1.0` header on it unless it already has one.
+            `A2A-Version: 1.0` header on it unless it already has one, and, when
+            OpenTelemetry is installed, this object adds a request hook that sends the current
+            W3C trace context (see below).
         name: Tool name for `as_tool` (default from the card, else "remote_agent").
         description: Tool description (default from the card).
         timeout: Seconds to wait for a connection or for the next byte of a response (a
@@ -145,6 +148,12 @@ class A2AAgent:
     Errors are `A2AAgentError` (a `ProviderError`) with a `kind`: connection, timeout, auth,
     bad_request (version mismatch -32009, unknown method -32601, ...), server, unknown (a
     remote task that failed or was rejected).
+
+    Trace context: when `opentelemetry-api` is installed, each request made while a span is
+    current carries that span as its W3C `traceparent` (and `tracestate` / `baggage`, through
+    the global propagator, `OTEL_PROPAGATORS`; `none` turns it off), so a call from a tool of
+    an agent with `spine_otel.OTelMiddleware` continues the run's trace on the remote agent,
+    under the tool's `execute_tool` span. A request with a `traceparent` of its own keeps it.
     """
 
     def __init__(
@@ -165,6 +174,8 @@ class A2AAgent:
         self._described = description is not None
         self._http = client
         self._owns_client = client is None
+        if client is not None:
+            add_request_hook(client)
         self._timeout = timeout
         self._streaming = streaming
         self._headers = dict(headers or {})
@@ -178,7 +189,10 @@ class A2AAgent:
         if self._http is None:
             headers = {VERSION_HEADER: PROTOCOL_VERSION_CURRENT, **self._headers}
             self._http = httpx.AsyncClient(
-                timeout=self._timeout, headers=headers, verify=_tls_context()
+                timeout=self._timeout,
+                headers=headers,
+                verify=_tls_context(),
+                event_hooks={"request": [inject_request_hook]},
             )
         return self._http
 

@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from spine_core import Agent
 
 from ._executor import SpineExecutor
+from ._tracecontext import attach_remote_context, detach
 from .task_store import CheckpointTaskStore
 
 __all__ = ["A2AServer"]
@@ -108,6 +109,14 @@ class A2AServer:
 
         app = Starlette(routes=[Mount("/a2a", app=server)])  # or under a prefix
         # card: /a2a/.well-known/agent-card.json, JSON-RPC: POST /a2a/
+
+    Trace context: when `opentelemetry-api` is installed, a request carrying a W3C
+    `traceparent` (or what the global propagator, `OTEL_PROPAGATORS`, reads) is handled in the
+    caller's trace: the served agent's `invoke_agent` span (with `spine_otel.OTelMiddleware`)
+    is a child of the caller's span, or of a2a-sdk's own server spans when those record (a
+    global SDK tracer provider, and `OTEL_INSTRUMENTATION_A2A_SDK_ENABLED` not `false`), which
+    then nest under the caller's span too. When a span is current already (an ASGI
+    instrumentation in front of this app), it is left as the parent.
 
     A mounted app gets no lifespan events from Starlette: enter
     `server.router.lifespan_context(server)` in the parent's lifespan, or call
@@ -230,7 +239,12 @@ class A2AServer:
         await self.handler.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        token = attach_remote_context(scope)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if token is not None:
+                detach(token)
 
 
 def _describe(agent: Agent) -> str:
