@@ -9,7 +9,7 @@ Reports:
    by ten steps, as a ratio to Spine alone running the same agent in this process (in-memory
    checkpoint) — both measured in the same invocation.
 
-Usage: .venv/bin/python bench/temporal.py [--runs 100] [--concurrency 16] [--sequential 10]
+Usage: .venv/bin/python bench/temporal.py [--runs 1000] [--concurrency 16] [--sequential 10]
 (SPINE_BENCH_TEMPORAL_RUNS / _CONCURRENCY / _SEQUENTIAL set the defaults.)
 """
 
@@ -135,7 +135,7 @@ async def main(runs: int, concurrency: int, sequential: int) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     env_int = lambda name, default: int(os.environ.get(name, default))  # noqa: E731
-    parser.add_argument("--runs", type=int, default=env_int("SPINE_BENCH_TEMPORAL_RUNS", 100))
+    parser.add_argument("--runs", type=int, default=env_int("SPINE_BENCH_TEMPORAL_RUNS", 1000))
     parser.add_argument(
         "--concurrency", type=int, default=env_int("SPINE_BENCH_TEMPORAL_CONCURRENCY", 16)
     )

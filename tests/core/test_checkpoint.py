@@ -116,6 +116,27 @@ async def test_get_returns_an_independent_copy() -> None:
 
 
 @pytest.mark.anyio
+async def test_nested_scratch_is_copied_deeply_on_put_and_get() -> None:
+    store = InMemoryCheckpointStore()
+    marker = {"tags": ["a"], "pair": (1, [2]), "ids": {3}}
+    cycle: list[object] = []
+    cycle.append(cycle)
+    state = State(session_id="s", scratch={"run": marker, "cycle": cycle})
+    await store.put(state)
+    marker["tags"].append("changed after put")
+    marker["pair"][1].append(99)
+
+    stored = await store.get("s")
+    assert stored is not None
+    assert stored.scratch["run"] == {"tags": ["a"], "pair": (1, [2]), "ids": {3}}
+    assert type(stored.scratch["run"]["pair"]) is tuple  # not flattened to a list
+    assert stored.scratch["cycle"][0] is stored.scratch["cycle"]  # a cycle survives the copy
+    stored.scratch["run"]["tags"].append("local only")
+    again = await store.get("s")
+    assert again is not None and again.scratch["run"]["tags"] == ["a"]
+
+
+@pytest.mark.anyio
 async def test_unknown_session_is_none_and_delete_reports_existence() -> None:
     store = InMemoryCheckpointStore()
     await store.put(State(session_id="s"))

@@ -191,10 +191,36 @@ def _snapshot(state: State) -> dict[str, Any]:
     fields["messages"] = None
     fields["usage"] = dict(state.usage.__dict__)
     fields["usage_at_run_start"] = dict(state.usage_at_run_start.__dict__)
-    fields["scratch"] = copy.deepcopy(state.scratch) if state.scratch else {}
+    fields["scratch"] = _copy_scratch(state.scratch) if state.scratch else {}
     if state.pending is not None:
         fields["pending"] = state.pending.model_copy(deep=True)
     return fields
+
+
+_ATOMS = frozenset((str, int, float, bool, type(None)))
+
+
+def _copy_scratch(scratch: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of `State.scratch`: JSON-shaped data (dicts, lists, strings, numbers, as
+    a durable store needs it) is walked directly, several times faster than `copy.deepcopy`;
+    anything else in it (tuples, sets, objects) and a self-referencing value go through
+    `copy.deepcopy`, which keeps shared references and cycles."""
+    try:
+        copied: dict[str, Any] = _copy_json(scratch)
+    except RecursionError:
+        return copy.deepcopy(scratch)
+    return copied
+
+
+def _copy_json(value: Any) -> Any:
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is dict:
+        return {key: _copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_json(item) for item in value]
+    return copy.deepcopy(value)
 
 
 def _restore(header: dict[str, Any], messages: builtins.list[Message]) -> State:
@@ -202,7 +228,7 @@ def _restore(header: dict[str, Any], messages: builtins.list[Message]) -> State:
     fields["messages"] = messages
     fields["usage"] = Usage.model_construct(**header["usage"])
     fields["usage_at_run_start"] = Usage.model_construct(**header["usage_at_run_start"])
-    fields["scratch"] = copy.deepcopy(header["scratch"])
+    fields["scratch"] = _copy_scratch(header["scratch"]) if header["scratch"] else {}
     if header["pending"] is not None:
         fields["pending"] = header["pending"].model_copy(deep=True)
     return State.model_construct(**fields)

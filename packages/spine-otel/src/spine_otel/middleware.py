@@ -217,11 +217,15 @@ class OTelMiddleware(Middleware):
             span.end()
         span = scope.span
         usage = result.usage
-        span.set_attribute(semconv.SPINE_STOP_REASON, result.stopped_reason.value)
-        span.set_attribute(semconv.SPINE_STEPS, state.step)
-        span.set_attribute(semconv.USAGE_INPUT_TOKENS, usage.input_tokens)
-        span.set_attribute(semconv.USAGE_OUTPUT_TOKENS, usage.output_tokens)
-        span.set_attribute(semconv.SPINE_COST_USD, usage.cost_usd)
+        span.set_attributes(  # one call: the SDK takes its lock once
+            {
+                semconv.SPINE_STOP_REASON: result.stopped_reason.value,
+                semconv.SPINE_STEPS: state.step,
+                semconv.USAGE_INPUT_TOKENS: usage.input_tokens,
+                semconv.USAGE_OUTPUT_TOKENS: usage.output_tokens,
+                semconv.SPINE_COST_USD: usage.cost_usd,
+            }
+        )
         if result.stopped_reason is StopReason.ERROR:
             detail = result.error_detail or {}
             span.set_attribute(semconv.ERROR_TYPE, _error_type(detail))
