@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -30,6 +31,11 @@ __all__ = ["SQLiteCheckpoint"]
 _log = logging.getLogger("spine_backends")
 
 T = TypeVar("T")
+
+# Inline puts leave the WAL to grow by this many commits (a few pages each), then a worker
+# thread copies it back into the database: SQLite's own autocheckpoint (1,000 pages) would do
+# that copy, and its fsync, inside the event loop's commit.
+_CHECKPOINT_EVERY = 256
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS {h} (
@@ -74,7 +80,9 @@ class SQLiteCheckpoint:
     than the transaction. When another writer holds the file's lock, that put goes to the
     worker thread and waits there (up to `busy_timeout_s`), so the event loop never blocks on
     a lock. `put` runs in a `BEGIN IMMEDIATE` transaction, so the compare-and-set holds across
-    threads and processes sharing the file.
+    threads and processes sharing the file. Every 256 inline puts, a background thread runs a
+    passive WAL checkpoint (the copy of the log into the database, and its fsync), which the
+    inline connection does not do itself.
 
     Args:
         path: Database file (parent folders are created), or ":memory:"; default "spine.db".
@@ -107,6 +115,9 @@ class SQLiteCheckpoint:
         self._con: sqlite3.Connection | None = None
         self._inline: sqlite3.Connection | None = None  # writes from the event loop's thread
         self._limiter: anyio.CapacityLimiter | None = None
+        self._unchecked = 0  # inline commits since the last background WAL checkpoint
+        self._checkpointer: ThreadPoolExecutor | None = None
+        self._checkpoint_con: sqlite3.Connection | None = None
 
     async def __aenter__(self) -> SQLiteCheckpoint:
         return self
@@ -115,15 +126,20 @@ class SQLiteCheckpoint:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection (the next call reopens it)."""
+        """Close the connections (the next call reopens them), after a running background
+        WAL checkpoint has finished."""
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            await anyio.to_thread.run_sync(checkpointer.shutdown)
         if self._con is not None:
             await self._call(self._close)
 
     def _close(self) -> None:
-        for con in (self._con, self._inline):
+        for con in (self._con, self._inline, self._checkpoint_con):
             if con is not None:
                 con.close()
-        self._con = self._inline = None
+        self._con = self._inline = self._checkpoint_con = None
+        self._unchecked = 0
 
     def _connect(self) -> sqlite3.Connection:
         if self._con is None:
@@ -144,8 +160,32 @@ class SQLiteCheckpoint:
             con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA busy_timeout = 0")
             con.execute(f"PRAGMA synchronous = {self._synchronous}")
+            con.execute("PRAGMA wal_autocheckpoint = 0")  # `_checkpoint_soon` does it
             self._inline = con
         return self._inline
+
+    def _checkpoint_soon(self) -> None:
+        """Count an inline commit; every `_CHECKPOINT_EVERY`, hand a passive WAL checkpoint
+        to the background thread (one at a time: a busy thread makes the next one wait)."""
+        self._unchecked += 1
+        if self._unchecked < _CHECKPOINT_EVERY:
+            return
+        self._unchecked = 0
+        if self._checkpointer is None:
+            self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="spine-sqlite-wal")
+        self._checkpointer.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database without waiting for any lock (PASSIVE: frames
+        that a reader or writer still needs are left for the next checkpoint)."""
+        if self._checkpoint_con is None:
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA busy_timeout = 0")
+            self._checkpoint_con = con
+        try:
+            self._checkpoint_con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # the next one retries; nothing is lost meanwhile
+            _log.warning("SQLiteCheckpoint background WAL checkpoint failed: %s", exc)
 
     def _enable_wal(self, con: sqlite3.Connection) -> None:
         """Switch to WAL. On a new file several connections may race to do it, and SQLite
@@ -215,6 +255,8 @@ class SQLiteCheckpoint:
             except sqlite3.OperationalError as exc:
                 if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
                     raise
+            else:
+                self._checkpoint_soon()
         if written is None:  # first put, or another writer holds the lock: wait in a thread
             written = await self._call(self._write, state)
         state.revision, state.updated_at = written
