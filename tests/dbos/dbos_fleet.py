@@ -85,9 +85,11 @@ def effects(url: str) -> list[tuple[str, str, int, int, bool]]:
 
 
 class Fleet:
-    """Worker processes serving one queue; `kill` SIGKILLs one, `spawn` starts a new one."""
+    """Worker processes serving one queue; `kill` SIGKILLs one, `spawn` starts a new one.
+    `app` is the worker script (default `dbos_fleet_app.py`)."""
 
-    def __init__(self, system_url: str, effects_url: str, **env: str) -> None:
+    def __init__(self, system_url: str, effects_url: str, *, app: Path = APP, **env: str) -> None:
+        self.app = app
         self.env = {
             **os.environ,
             "SPINE_TEST_DBOS_URL": system_url,
@@ -101,7 +103,7 @@ class Fleet:
 
     def spawn(self, *, wait: bool = True) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            [sys.executable, str(APP)],
+            [sys.executable, str(self.app)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log(),

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from dbos import (
     DBOS,
@@ -38,6 +38,9 @@ from ._workflows import (
     register_agent,
     run_workflow,
 )
+
+if TYPE_CHECKING:
+    from .durable_workflow import DurableWorkflow
 
 __all__ = ["DEFAULT_APPROVAL_TIMEOUT_S", "DurableAgent", "RunInfo", "durable"]
 
@@ -345,9 +348,26 @@ class DurableAgent:
         )
 
 
-def durable(agent: Agent, **options: Any) -> DurableAgent:
-    """`DurableAgent(agent, **options)`."""
-    return DurableAgent(agent, **options)
+@overload
+def durable(agent: Agent, **options: Any) -> DurableAgent: ...
+
+
+@overload
+def durable(agent: Any, **options: Any) -> DurableWorkflow: ...
+
+
+def durable(agent: Any, **options: Any) -> DurableAgent | DurableWorkflow:
+    """`DurableAgent(agent, **options)` for an `Agent`; `DurableWorkflow(agent, **options)`
+    for an orchestration pattern (`Sequential`, `Parallel`, `Handoff`) or compiled graph.
+
+    Raises:
+        TypeError: neither an agent nor a pattern (see `DurableWorkflow`).
+    """
+    if isinstance(agent, Agent):
+        return DurableAgent(agent, **options)
+    from .durable_workflow import DurableWorkflow
+
+    return DurableWorkflow(agent, **options)
 
 
 def _dump_input(input: Input | None) -> str | list[dict[str, Any]] | None:

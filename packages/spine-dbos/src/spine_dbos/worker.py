@@ -37,7 +37,7 @@ class Worker:
     """Serve `queue` in this process: launch DBOS, register the queue with its concurrency
     limits, hold this executor's liveness lock and recover dead peers' workflows.
 
-    Create the `DurableAgent`s this worker runs before `start()`.
+    Create the `DurableAgent`s and `DurableWorkflow`s this worker runs before `start()`.
 
     Args:
         database_url: The DBOS system database (`postgresql://...` or `sqlite:///path`).
@@ -281,8 +281,8 @@ def serve(
     """Run a `Worker` until SIGTERM / SIGINT (or `stop` is set); blocking.
 
     Args:
-        agents: The `DurableAgent`s (or one) this worker runs; they must exist before the
-            worker starts (this argument keeps them referenced).
+        agents: The `DurableAgent`s and `DurableWorkflow`s (or one) this worker runs; they
+            must exist before the worker starts (this argument keeps them referenced).
         database_url, queue, concurrency, worker_concurrency, name: See `Worker`.
         stop: An event that ends the worker when set (default: the signals only).
     """
