@@ -7,7 +7,10 @@ Reports:
    `--concurrency` of them in flight;
 2. the engine's overhead per step: the run latency of sequential runs (one at a time) divided
    by ten steps, as a ratio to Spine alone running the same agent in this process (in-memory
-   checkpoint) — both measured in the same invocation.
+   checkpoint) — both measured in the same invocation;
+3. Temporal's own floor in the same invocation: a bare workflow of ten no-op activities (no
+   Spine code), per activity. A Spine step is two activities (the model call, the tool call),
+   so Spine's share of a step is its time minus two of these.
 
 Usage: .venv/bin/python bench/temporal.py [--runs 1000] [--concurrency 16] [--sequential 10]
 (SPINE_BENCH_TEMPORAL_RUNS / _CONCURRENCY / _SEQUENTIAL set the defaults.)
@@ -22,11 +25,14 @@ import statistics
 import sys
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import anyio
+from temporalio import activity, workflow
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from spine_core import Agent, Message, ModelResponse, StopReason, ToolCall, Usage, tool
 from spine_temporal import TemporalAgent, find_binary
@@ -60,6 +66,45 @@ async def noop(n: int) -> str:
         n: The step.
     """
     return f"ok {n}"
+
+
+@activity.defn(name="bench.bare")
+async def bare_activity(n: int) -> int:
+    return n
+
+
+@workflow.defn(name="bench.bare", sandboxed=False)
+class BareWorkflow:
+    """Ten no-op activities one after another: the engine's floor, no Spine code."""
+
+    @workflow.run
+    async def run(self, steps: int) -> int:
+        for n in range(steps):
+            await workflow.execute_activity(
+                bare_activity, n, start_to_close_timeout=timedelta(seconds=30)
+            )
+        return steps
+
+
+async def bare_floor(client: Any, runs: int) -> float:
+    """Median seconds per activity of `BareWorkflow` runs, one at a time."""
+    queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+    per_activity = []
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BareWorkflow],
+        activities=[bare_activity],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):
+        for i in range(runs + 2):  # two warm-up runs
+            start = time.perf_counter()
+            await client.execute_workflow(
+                BareWorkflow.run, STEPS, id=f"bare-{uuid.uuid4().hex}", task_queue=queue
+            )
+            if i >= 2:
+                per_activity.append((time.perf_counter() - start) / STEPS)
+    return statistics.median(per_activity)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -116,6 +161,7 @@ async def main(runs: int, concurrency: int, sequential: int) -> dict[str, Any]:
                 for _ in range(runs):
                     tg.start_soon(limited)
             wall = time.perf_counter() - started
+        floor = await bare_floor(client, sequential)
     spine_step = statistics.median(baseline) / STEPS
     temporal_step = statistics.median(serial) / STEPS
     return {
@@ -129,12 +175,17 @@ async def main(runs: int, concurrency: int, sequential: int) -> dict[str, Any]:
         "temporal_step_ms": round(temporal_step * 1000, 3),
         "spine_step_ms": round(spine_step * 1000, 4),
         "overhead_ratio_per_step": round(temporal_step / spine_step, 1),
+        "bare_activity_ms": round(floor * 1000, 3),
+        "step_over_two_bare_activities": round(temporal_step / (2 * floor), 2),
     }
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    env_int = lambda name, default: int(os.environ.get(name, default))  # noqa: E731
     parser.add_argument("--runs", type=int, default=env_int("SPINE_BENCH_TEMPORAL_RUNS", 1000))
     parser.add_argument(
         "--concurrency", type=int, default=env_int("SPINE_BENCH_TEMPORAL_CONCURRENCY", 16)
@@ -149,7 +200,9 @@ if __name__ == "__main__":
         f"flight: {report['runs_per_s']} runs/s, p50 {report['p50_run_s']} s, "
         f"p95 {report['p95_run_s']} s\n"
         f"per step: Temporal {report['temporal_step_ms']} ms vs Spine alone "
-        f"{report['spine_step_ms']} ms = {report['overhead_ratio_per_step']}x"
+        f"{report['spine_step_ms']} ms = {report['overhead_ratio_per_step']}x\n"
+        f"Temporal alone: {report['bare_activity_ms']} ms per no-op activity; a Spine step "
+        f"(two activities) = {report['step_over_two_bare_activities']}x two of them"
     )
     print(json.dumps(report))
     # Skip interpreter teardown: temporalio's Rust threads can abort it ("PyGILState_Release",

@@ -55,6 +55,11 @@ class EventChannel(Generic[T]):
         self._reader_closed = True
         self._buffer.clear()
 
+    def buffered(self) -> deque[T]:
+        """The items sent and not yet received, oldest first: a reader may `popleft` them
+        without awaiting (the stream's per-token fast path)."""
+        return self._buffer
+
     async def receive(self) -> T:
         """The next item, waiting for one when none is buffered.
 

@@ -99,15 +99,16 @@ async def _call_with_retries(run: Run) -> ModelResponse | None:
 async def _stream(run: Run, provider: Any, schemas: list[dict[str, Any]]) -> ModelResponse:
     ctx, tracer = run.ctx, run.tracer
     response: ModelResponse | None = None
+    text, token = ChunkType.TEXT, tracer.token  # looked up once: a stream has many deltas
     async for chunk in provider.stream(ctx.messages, schemas, **ctx.settings):
         kind = chunk.type
-        if kind is ChunkType.TEXT:
+        if kind is text:
             if chunk.delta:
-                tracer.emit(EventType.TOKEN, text=chunk.delta)
+                token(chunk.delta)
         elif kind is ChunkType.RESPONSE:
             response = chunk.response
             if chunk.delta:
-                tracer.emit(EventType.TOKEN, text=chunk.delta)
+                tracer.token(chunk.delta)
         elif kind is ChunkType.THINKING:
             tracer.emit(EventType.THINKING, text=chunk.delta)
         elif kind is ChunkType.TOOL_CALL:

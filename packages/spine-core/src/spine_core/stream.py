@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import sys
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,7 @@ class RunStream:
         self._begin = begin
         self._finish = finish
         self._receive: EventChannel[TraceEvent] | None = None
+        self._buffered: deque[TraceEvent] = deque()  # the channel's buffer once it exists
         self._producer = _Producer()
         self._closed = False
         weakref.finalize(self, self._producer.cancel)
@@ -89,6 +91,8 @@ class RunStream:
     async def __anext__(self) -> TraceEvent:
         if self._closed:
             raise StopAsyncIteration
+        if self._buffered:  # events the run sent since the last call: no await needed
+            return self._buffered.popleft()
         if self._receive is None:
             channel = self._receive = EventChannel[TraceEvent]()
             try:
@@ -99,6 +103,7 @@ class RunStream:
                 self._producer.done.set()
                 raise
             _spawn(self._producer.produce, run, channel)
+            self._buffered = channel.buffered()
         try:
             return await self._receive.receive()
         except anyio.EndOfStream:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from time import time as _now
 from typing import Any
 
 import anyio
@@ -27,6 +28,9 @@ class EventType(StrEnum):
     GUARD_TRIP = "guard_trip"
     ERROR = "error"
     FINAL = "final"
+
+
+_TOKEN = EventType.TOKEN
 
 
 @dataclass(slots=True)
@@ -67,11 +71,23 @@ class Tracer:
 
     def emit(self, type: EventType, **data: Any) -> TraceEvent:
         """Record an event for the current step (and send it to the live stream, if any)."""
-        event = TraceEvent(type, self.step, time.time(), data)
+        event = TraceEvent(type, self.step, _now(), data)
         self.events.append(event)
-        if self.sink is not None:
+        sink = self.sink
+        if sink is not None:
             try:
-                self.sink.send_nowait(event)
+                sink.send_nowait(event)
             except anyio.BrokenResourceError:  # the stream's reader stopped listening
                 self.sink = None
         return event
+
+    def token(self, text: str) -> None:
+        """`emit(EventType.TOKEN, text=text)`, inlined for the streaming hot path."""
+        event = TraceEvent(_TOKEN, self.step, _now(), {"text": text})
+        self.events.append(event)
+        sink = self.sink
+        if sink is not None:
+            try:
+                sink.send_nowait(event)
+            except anyio.BrokenResourceError:  # the stream's reader stopped listening
+                self.sink = None
