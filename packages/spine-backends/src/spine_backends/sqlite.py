@@ -82,7 +82,8 @@ class SQLiteCheckpoint:
     a lock. `put` runs in a `BEGIN IMMEDIATE` transaction, so the compare-and-set holds across
     threads and processes sharing the file. Every 256 inline puts, a background thread runs a
     passive WAL checkpoint (the copy of the log into the database, and its fsync), which the
-    inline connection does not do itself.
+    inline connection does not do itself; one that fails or leaves frames behind (a reader
+    holding them) is tried again 16 puts later.
 
     Args:
         path: Database file (parent folders are created), or ":memory:"; default "spine.db".
@@ -116,6 +117,7 @@ class SQLiteCheckpoint:
         self._inline: sqlite3.Connection | None = None  # writes from the event loop's thread
         self._limiter: anyio.CapacityLimiter | None = None
         self._unchecked = 0  # inline commits since the last background WAL checkpoint
+        self._checkpoint_pending = False  # one submitted and not finished yet
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpoint_con: sqlite3.Connection | None = None
 
@@ -139,7 +141,7 @@ class SQLiteCheckpoint:
             if con is not None:
                 con.close()
         self._con = self._inline = self._checkpoint_con = None
-        self._unchecked = 0
+        self._unchecked, self._checkpoint_pending = 0, False
 
     def _connect(self) -> sqlite3.Connection:
         if self._con is None:
@@ -168,24 +170,34 @@ class SQLiteCheckpoint:
         """Count an inline commit; every `_CHECKPOINT_EVERY`, hand a passive WAL checkpoint
         to the background thread (one at a time: a busy thread makes the next one wait)."""
         self._unchecked += 1
-        if self._unchecked < _CHECKPOINT_EVERY:
+        if self._unchecked < _CHECKPOINT_EVERY or self._checkpoint_pending:
             return
         self._unchecked = 0
         if self._checkpointer is None:
             self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="spine-sqlite-wal")
+        self._checkpoint_pending = True
         self._checkpointer.submit(self._checkpoint)
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the database without waiting for any lock (PASSIVE: frames
-        that a reader or writer still needs are left for the next checkpoint)."""
-        if self._checkpoint_con is None:
-            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA busy_timeout = 0")
-            self._checkpoint_con = con
+        that a reader or writer still needs are left for the next checkpoint). One that
+        fails, or leaves frames behind, is tried again at the next inline put."""
         try:
-            self._checkpoint_con.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:  # the next one retries; nothing is lost meanwhile
+            if self._checkpoint_con is None:  # mode=rw: never creates a file that was removed
+                uri = Path(self.path).absolute().as_uri() + "?mode=rw"
+                con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+                con.execute("PRAGMA busy_timeout = 1000")  # a worker thread: it may wait
+                self._checkpoint_con = con
+            busy, frames, copied = self._checkpoint_con.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            ).fetchone()
+        except sqlite3.Error as exc:  # nothing is lost meanwhile: the WAL keeps every commit
             _log.warning("SQLiteCheckpoint background WAL checkpoint failed: %s", exc)
+            busy, frames, copied = 1, 1, 0
+        finally:
+            self._checkpoint_pending = False
+        if busy or copied < frames:  # asked again 16 inline puts later
+            self._unchecked = max(self._unchecked, _CHECKPOINT_EVERY - 16)
 
     def _enable_wal(self, con: sqlite3.Connection) -> None:
         """Switch to WAL. On a new file several connections may race to do it, and SQLite
