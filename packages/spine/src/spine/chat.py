@@ -102,6 +102,19 @@ def _event_loop_thread() -> Iterator[BlockingPortal]:
         manager.__exit__(None, None, None)
 
 
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold SIGINT for the calling thread (where `pthread_sigmask` exists): a Ctrl-C pressed
+    meanwhile is delivered, as KeyboardInterrupt, when the block ends."""
+    block = getattr(signal, "pthread_sigmask", None)
+    previous = block(signal.SIG_BLOCK, {signal.SIGINT}) if block is not None else None
+    try:
+        yield
+    finally:
+        if block is not None and previous is not None:
+            block(signal.SIG_SETMASK, previous)
+
+
 async def _close(loaded: Loaded) -> None:
     await loaded.__aexit__(None, None, None)
 
@@ -241,11 +254,19 @@ class Chat:
             raise failure(unwrap(exc), info=self.loaded.info, session=self.session_id) from None
 
     def _run_turn(self, start: Callable[[], Future[Result | None]]) -> Result | None:
-        """Wait for a turn; Ctrl-C cancels it (a second Ctrl-C leaves at once)."""
-        future = start()
+        """Wait for a turn; Ctrl-C cancels it (a second Ctrl-C leaves at once).
+
+        SIGINT is held while the turn is handed to the event loop: the turn may reach a tool
+        before `start` returns here, and a Ctrl-C pressed then must cancel the turn, not
+        escape before there is a turn to cancel."""
+        future: Future[Result | None] | None = None
         try:
+            with _sigint_held():
+                future = start()
             return _result(future, self.loaded, self.session_id)
         except KeyboardInterrupt:
+            if future is None:  # pressed before the turn was sent: nothing to cancel
+                raise
             self.portal.call(self.turn.cancel)
             result = _result(future, self.loaded, self.session_id)
             self.out.print()
