@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,8 +29,8 @@ from spine_core import (
     Usage,
 )
 
+from ._submitter import Submitter, cancelled_reason
 from ._workflows import (
-    DECISION_TOPIC,
     RUN_WORKFLOW,
     WAIT_WORKFLOW,
     enqueue_options,
@@ -82,7 +81,7 @@ class RunInfo:
     updated_at: float | None
 
 
-class DurableAgent:
+class DurableAgent(Submitter):
     """A Spine agent whose runs are DBOS workflows.
 
     Each run is a workflow; each model call is a DBOS step named `spine.model` and each tool
@@ -126,9 +125,8 @@ class DurableAgent:
         self.agent = agent
         self.name = name or agent.name or "agent"
         self.queue = queue
-        self.client = client
+        super().__init__(client, poll_interval_s)
         self.approval_timeout_s = approval_timeout_s
-        self.poll_interval_s = poll_interval_s
         register_agent(self.name, agent)
 
     async def start(
@@ -176,10 +174,7 @@ class DurableAgent:
         options = enqueue_options(job, run)
         if timeout_s is not None:
             options["workflow_timeout"] = timeout_s
-        if self.client is not None:
-            await self.client.enqueue_async(options, job)
-        else:
-            await DBOS.enqueue_workflow_with_options_async(options, job)
+        await self._enqueue(options, job)
         return run
 
     async def run(
@@ -248,10 +243,7 @@ class DurableAgent:
         message = {"decision": _json_ready(decision), "answer": _json_ready(answer)}
         message["reason"] = reason
         key = f"{token}:{uuid.uuid5(uuid.NAMESPACE_OID, json.dumps(message, sort_keys=True))}"
-        if self.client is not None:
-            await self.client.send_async(token, message, DECISION_TOPIC, key)
-        else:
-            await DBOS.send_async(token, message, DECISION_TOPIC, idempotency_key=key)
+        await self._send_decision(token, message, key)
         try:
             outcome = await self._get_result(token)
         except DBOSAwaitedWorkflowCancelledError:
@@ -268,10 +260,7 @@ class DurableAgent:
         )
         ids = [s.workflow_id for s in active if _belongs(s.workflow_id, run_id)]
         for workflow_id in ids:
-            if self.client is not None:
-                await self.client.cancel_workflow_async(workflow_id)
-            else:
-                await DBOS.cancel_workflow_async(workflow_id)
+            await self._cancel(workflow_id)
         return len(ids)
 
     async def list_runs(
@@ -298,34 +287,11 @@ class DurableAgent:
         ]
         return runs if limit is None else runs[:limit]
 
-    async def _get_result(self, workflow_id: str) -> Any:
-        handle: Any
-        if self.client is not None:
-            handle = await self.client.retrieve_workflow_async(workflow_id)
-        else:
-            handle = await DBOS.retrieve_workflow_async(workflow_id)
-        return await handle.get_result(polling_interval_sec=self.poll_interval_s)
-
-    async def _status(self, workflow_id: str) -> WorkflowStatus | None:
-        found = await self._list(workflow_ids=[workflow_id])
-        return found[0] if found else None
-
-    async def _list(self, **filters: Any) -> list[WorkflowStatus]:
-        filters.setdefault("load_input", True)
-        filters.setdefault("load_output", False)
-        filters["sort_desc"] = True
-        if self.client is not None:
-            return await self.client.list_workflows_async(**filters)
-        return await DBOS.list_workflows_async(**filters)
-
     async def _cancelled(self, workflow_id: str) -> Result:
         status = await self._status(workflow_id)
         job = _job(status) if status is not None else {}
         state = State(session_id=job.get("session_id", workflow_id), agent=self.name)
-        deadline = status.workflow_deadline_epoch_ms if status is not None else None
-        timed_out = deadline is not None and time.time() * 1000 >= deadline
-        reason = StopReason.TIMEOUT if timed_out else StopReason.CANCELLED
-        return Result(stopped_reason=reason, state=state)
+        return Result(stopped_reason=cancelled_reason(status), state=state)
 
     def _result(self, summary: dict[str, Any]) -> Result:
         state = State.model_validate(summary["state"])

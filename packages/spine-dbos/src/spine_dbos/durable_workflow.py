@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,6 @@ from dbos import (
     SetWorkflowAttributes,
     SetWorkflowID,
     SetWorkflowTimeout,
-    WorkflowStatus,
 )
 from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSNonExistentWorkflowError
 from pydantic import BaseModel
@@ -33,7 +31,7 @@ from ._patterns import (
     pattern_workflow,
     register_pattern,
 )
-from ._workflows import DECISION_TOPIC
+from ._submitter import Submitter, cancelled_reason
 from .durable import DEFAULT_APPROVAL_TIMEOUT_S, RunInfo, _info, _job, _json_ready
 
 if TYPE_CHECKING:
@@ -44,7 +42,7 @@ __all__ = ["DurableWorkflow"]
 _WAITING = ("ENQUEUED", "PENDING", "DELAYED")
 
 
-class DurableWorkflow:
+class DurableWorkflow(Submitter):
     """A spine-orchestration pattern (`Sequential`, `Parallel`, `Handoff`) or compiled graph
     (`Graph.compile()`) whose runs are DBOS workflows: one workflow per run.
 
@@ -103,9 +101,8 @@ class DurableWorkflow:
         self.pattern = pattern
         self.name: str = name or pattern.name
         self.queue = queue
-        self.client = client
+        super().__init__(client, poll_interval_s)
         self.approval_timeout_s = approval_timeout_s
-        self.poll_interval_s = poll_interval_s
         register_pattern(self.name, pattern)
 
     async def start(
@@ -155,10 +152,7 @@ class DurableWorkflow:
         }
         if timeout_s is not None:
             options["workflow_timeout"] = timeout_s
-        if self.client is not None:
-            await self.client.enqueue_async(options, job)
-        else:
-            await DBOS.enqueue_workflow_with_options_async(options, job)
+        await self._enqueue(options, job)
         return run
 
     async def run(
@@ -229,10 +223,7 @@ class DurableWorkflow:
             "reason": reason,
         }
         key = f"{token}:{uuid.uuid5(uuid.NAMESPACE_OID, json.dumps(message, sort_keys=True))}"
-        if self.client is not None:
-            await self.client.send_async(run_id, message, DECISION_TOPIC, key)
-        else:
-            await DBOS.send_async(run_id, message, DECISION_TOPIC, idempotency_key=key)
+        await self._send_decision(run_id, message, key)
         while True:
             decided = await self._event(run_id, DECISION_EVENT)
             if decided is not None and decided["pause"] >= pause:
@@ -253,10 +244,7 @@ class DurableWorkflow:
         status = await self._status(run_id)
         if status is None or status.status not in _WAITING:
             return 0
-        if self.client is not None:
-            await self.client.cancel_workflow_async(run_id)
-        else:
-            await DBOS.cancel_workflow_async(run_id)
+        await self._cancel(run_id)
         return 1
 
     async def list_runs(
@@ -314,13 +302,8 @@ class DurableWorkflow:
         return number
 
     async def _final(self, run_id: str) -> TeamResult | GraphResult:
-        handle: Any
         try:
-            if self.client is not None:
-                handle = await self.client.retrieve_workflow_async(run_id)
-            else:
-                handle = await DBOS.retrieve_workflow_async(run_id)
-            data = await handle.get_result(polling_interval_sec=self.poll_interval_s)
+            data = await self._get_result(run_id)
         except DBOSNonExistentWorkflowError:
             raise ResumeError(f"no durable pattern run '{run_id}'") from None
         except DBOSAwaitedWorkflowCancelledError:
@@ -330,9 +313,7 @@ class DurableWorkflow:
     async def _cancelled(self, run_id: str) -> TeamResult | GraphResult:
         status = await self._status(run_id)
         job = _job(status) if status is not None else {}
-        deadline = status.workflow_deadline_epoch_ms if status is not None else None
-        timed_out = deadline is not None and time.time() * 1000 >= deadline
-        reason = StopReason.TIMEOUT if timed_out else StopReason.CANCELLED
+        reason = cancelled_reason(status)
         state = State(session_id=job.get("session_id", run_id), agent=self.pattern.name)
         return self._build(
             {
@@ -342,23 +323,6 @@ class DurableWorkflow:
                 "usage": {},
             }
         )
-
-    async def _event(self, run_id: str, key: str) -> Any:
-        if self.client is not None:
-            return await self.client.get_event_async(run_id, key, timeout_seconds=0)
-        return await DBOS.get_event_async(run_id, key, timeout_seconds=0)
-
-    async def _status(self, workflow_id: str) -> WorkflowStatus | None:
-        found = await self._list(workflow_ids=[workflow_id])
-        return found[0] if found else None
-
-    async def _list(self, **filters: Any) -> list[WorkflowStatus]:
-        filters.setdefault("load_input", True)
-        filters.setdefault("load_output", False)
-        filters["sort_desc"] = True
-        if self.client is not None:
-            return await self.client.list_workflows_async(**filters)
-        return await DBOS.list_workflows_async(**filters)
 
     # -- results -------------------------------------------------------------------------
 
