@@ -8,8 +8,10 @@ Every figure is measured in this one run, so ratios compare like with like on a 
    arguments), decodes the arguments with `json`, appends dict messages and keeps nothing.
    Spine runs a default `Agent` (in-memory checkpoint store) with the tool declared
    read-only, so one checkpoint per step, and deletes each session after its run; the same
-   with a side-effecting tool (two checkpoints per step) is printed beside it. Best of 5
-   interleaved rounds. Target: <= 3x.
+   with a side-effecting tool (two checkpoints per step) is printed beside it, and so is the
+   hand loop over Spine's own types (`typed_run`: the same provider, arguments validated and
+   results wrapped as Spine does, nothing else), the floor the reference's pydantic types set
+   under any loop that keeps them. Best of 5 interleaved rounds. Target: <= 3x.
 2. Retained memory per idle conversation in the default store (tracemalloc, 2,000 finished
    11-step conversations kept). Target: <= 10 KB.
 3. Step cost deep into a long run: steps 10,010-10,210 of one run against steps 10-210 of a
@@ -178,6 +180,28 @@ async def hand_run(provider: DictProvider) -> None:
     assert messages[-1]["content"] == "done"
 
 
+async def typed_run(provider: InstantProvider) -> None:
+    """The hand loop over Spine's own types: the provider's `ModelResponse`, each tool call's
+    arguments validated by the pydantic model `@tool` built, results as `Message.tool`, usage
+    banked in a `Usage`. No trace, no checkpoint, no guards, no middleware: what the
+    reference's BaseModel types cost a step by themselves, the floor under any loop that
+    keeps them."""
+    messages = [Message.user("go")]
+    usage = Usage()
+    validate = echo.validate
+    while True:
+        reply = await provider.complete(messages)
+        usage.add(reply.usage)
+        message = reply.message
+        messages.append(message)
+        if not message.tool_calls:
+            break
+        for call in message.tool_calls:
+            output = await echo_plain(**validate(call.arguments))
+            messages.append(Message.tool(output, call.id, call.name))
+    assert messages[-1].content == "done"
+
+
 def _agent(provider: Any = None, steps: int = STEPS, *, effect: bool = False) -> Agent:
     return Agent(
         provider or InstantProvider(steps),
@@ -186,17 +210,19 @@ def _agent(provider: Any = None, steps: int = STEPS, *, effect: bool = False) ->
     )
 
 
-async def step_cost(runs: int, rounds: int = 5) -> tuple[float, float, float, float]:
+async def step_cost(runs: int, rounds: int = 5) -> tuple[float, float, float, float, float]:
     """Microseconds per step for (spine keeping sessions, spine, spine with a side-effecting
-    tool, hand loop), each the best of `rounds` interleaved rounds of `runs` runs (the minimum
-    is the round least disturbed by the rest of the machine, as `timeit` advises)."""
-    hand_provider = DictProvider()
+    tool, hand loop, hand loop over Spine's types), each the best of `rounds` interleaved
+    rounds of `runs` runs (the minimum is the round least disturbed by the rest of the
+    machine, as `timeit` advises)."""
+    hand_provider, typed_provider = DictProvider(), InstantProvider()
     steps = runs * (STEPS + 1)
     kept_agent, agent, effect_agent = _agent(), _agent(), _agent(effect=True)
     for _ in range(20):  # warm-up
         await spine_run(agent, keep=False)
         await spine_run(effect_agent, keep=False)
         await hand_run(hand_provider)
+        await typed_run(typed_provider)
 
     async def timed(one: Callable[[], Awaitable[None]]) -> float:
         start = time.perf_counter()
@@ -204,13 +230,14 @@ async def step_cost(runs: int, rounds: int = 5) -> tuple[float, float, float, fl
             await one()
         return (time.perf_counter() - start) / steps * 1e6
 
-    kept, spine, effect, hand = [], [], [], []
+    kept, spine, effect, hand, typed = [], [], [], [], []
     for _ in range(rounds):
         kept.append(await timed(lambda: spine_run(kept_agent, keep=True)))
         spine.append(await timed(lambda: spine_run(agent, keep=False)))
         effect.append(await timed(lambda: spine_run(effect_agent, keep=False)))
         hand.append(await timed(lambda: hand_run(hand_provider)))
-    return min(kept), min(spine), min(effect), min(hand)
+        typed.append(await timed(lambda: typed_run(typed_provider)))
+    return min(kept), min(spine), min(effect), min(hand), min(typed)
 
 
 async def idle_conversation_bytes(count: int = 2_000) -> float:
@@ -389,7 +416,7 @@ def _peak_rss_mb() -> float:
 
 
 async def measure(runs: int) -> dict[str, Any]:
-    kept, spine, effect, hand = await step_cost(runs)
+    kept, spine, effect, hand, typed = await step_cost(runs)
     memory = await idle_conversation_bytes()
     early, deep = await deep_step_ratio()
     streamed, bare = await stream_overhead_us()
@@ -400,6 +427,7 @@ async def measure(runs: int) -> dict[str, Any]:
         "spine": spine,
         "effect": effect,
         "hand": hand,
+        "typed": typed,
         "memory": memory,
         "early": early,
         "deep": deep,
@@ -428,6 +456,10 @@ def main() -> int:
         f"   {f['effect'] / f['hand']:5.2f} x  (two checkpoints per step)"
     )
     print(f"  spine, sessions kept       {f['kept']:8.2f} us/step   {f['kept'] / f['hand']:5.2f} x")
+    print(
+        f"  hand loop over Spine's types {f['typed']:6.2f} us/step"
+        f"   {f['typed'] / f['hand']:5.2f} x  (the reference's BaseModel types alone)"
+    )
     print(f"retained per idle conversation (default store)  {f['memory'] / 1024:6.1f} KB (<= 10)")
     print(
         f"step 10,000 against step 10, interleaved  {f['deep']:6.2f} / {f['early']:6.2f} us"

@@ -39,7 +39,16 @@ async def call_model(run: Run) -> ModelResponse | None:
     if hooked:
         await chain.before_model(ctx)
     if ctx.response is None:
-        response = await _call_with_retries(run)
+        name, model, streams = run.describe(ctx.provider)
+        if streams:
+            response = await _call_with_retries(run)
+        else:  # the first attempt inline (one coroutine less); a failure goes to the retries
+            run.tracer.emit(EventType.MODEL_CALL, provider=name, model=model, attempt=ctx.attempt)
+            schemas = run.tool_schemas(ctx.tools)
+            try:
+                response = await ctx.provider.complete(ctx.messages, schemas, **ctx.settings)
+            except Exception as exc:
+                response = await _call_with_retries(run, exc)
         if response is None:
             return None
         ctx.response = response
@@ -61,14 +70,18 @@ async def call_model(run: Run) -> ModelResponse | None:
     return response
 
 
-async def _call_with_retries(run: Run) -> ModelResponse | None:
+async def _call_with_retries(run: Run, failed: Exception | None = None) -> ModelResponse | None:
+    """The provider call, retried as `on_error` hooks decide; `failed` is the exception of a
+    first attempt already made (its MODEL_CALL event emitted)."""
     ctx, chain, tracer = run.ctx, run.agent.chain, run.tracer
     while True:
         provider = ctx.provider
         name, model, streams = run.describe(provider)
-        tracer.emit(EventType.MODEL_CALL, provider=name, model=model, attempt=ctx.attempt)
-        schemas = run.tool_schemas(ctx.tools)
         try:
+            if failed is not None:
+                raise failed
+            tracer.emit(EventType.MODEL_CALL, provider=name, model=model, attempt=ctx.attempt)
+            schemas = run.tool_schemas(ctx.tools)
             if streams:
                 return await _stream(run, provider, schemas)
             response: ModelResponse = await provider.complete(ctx.messages, schemas, **ctx.settings)
@@ -85,6 +98,7 @@ async def _call_with_retries(run: Run) -> ModelResponse | None:
                 model=model,
             )
             error.__cause__ = exc
+        failed = None
         action = await chain.on_error(ctx, error)
         tracer.emit(EventType.ERROR, error=error.to_dict(), action=action and action.value)
         if action in (ErrorAction.RETRY, ErrorAction.FALLBACK):

@@ -37,15 +37,17 @@ async def run_tool_calls(run: Run, calls: list[ToolCall]) -> StopReason | None:
     waiting = run.state.pending
     if waiting is not None and waiting.decision is None and waiting.tool_call.id == calls[0].id:
         return StopReason.INTERRUPT  # continued without a decision: the pause (and token) stay
-    decision = run.take_decision(calls[0])
-    needs_approval = [run.agent.needs_approval(call) for call in calls]
-    if run.agent.parallel_tools and len(calls) > 1 and decision is None and not any(needs_approval):
-        return await _parallel(run, calls)
+    decision = run.take_decision(calls[0]) if waiting is not None else None
+    agent = run.agent
+    if agent.parallel_tools and len(calls) > 1 and decision is None:
+        if not any(agent.needs_approval(call) for call in calls):
+            return await _parallel(run, calls)
+    messages = run.state.messages
     for index, call in enumerate(calls):
-        if run.cancelled():
+        if run.should_cancel is not None and run.should_cancel():
             return StopReason.CANCELLED
         given = decision if index == 0 else None
-        if given is None and needs_approval[index]:
+        if given is None and agent.needs_approval(call):
             question = (
                 f"Approve the call to '{call.name}' with arguments {json.dumps(call.arguments)}?"
             )
@@ -55,9 +57,7 @@ async def run_tool_calls(run: Run, calls: list[ToolCall]) -> StopReason | None:
         if outcome.interrupt is not None:
             interrupt = outcome.interrupt
             return _pause(run, call, interrupt.kind, interrupt.question, interrupt.data)
-        run.state.messages.append(
-            Message.tool(outcome.text, call.id, call.name, is_error=outcome.is_error)
-        )
+        messages.append(Message.tool(outcome.text, call.id, call.name, is_error=outcome.is_error))
         await run.save()
     return None
 
@@ -158,9 +158,13 @@ async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outc
 
 
 async def _call_plain(tool: Tool, call: ToolCall) -> _Outcome:
-    """A call no middleware hooks and no tool context observe (the common case)."""
+    """A call no middleware hooks and no tool context observe (the common case); a plain
+    async `Tool` is validated and awaited here, without `Tool.call`'s coroutine."""
     try:
-        result = await tool.call(call.arguments)
+        if type(tool) is Tool and tool._is_async:
+            result = await tool.func(**tool.validate(call.arguments))
+        else:
+            result = await tool.call(call.arguments)
     except Interrupt as exc:
         return _Outcome(interrupt=exc)
     except ToolValidationError as exc:

@@ -8,11 +8,12 @@ exact types first and fall back to the validating constructor for anything else.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["fill", "trusted"]
+__all__ = ["fill", "keyword_signature", "trusted"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,3 +45,18 @@ def fill(obj: BaseModel, values: dict[str, Any], fields_set: set[str]) -> None:
     _set_fields_set(obj, fields_set)
     _set_extra(obj, None)
     _set_private(obj, None)
+
+
+def keyword_signature(cls: type[BaseModel]) -> inspect.Signature:
+    """`cls(field=..., ...)` as `inspect.signature` should show it: one keyword parameter per
+    field, with its annotation and default, for a model whose fast `__init__` takes the
+    fields as parameters defaulting to a "not given" marker."""
+    params = []
+    for name, info in cls.model_fields.items():
+        default = inspect.Parameter.empty if info.is_required() else info.get_default(call_default_factory=True)
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=info.annotation
+            )
+        )
+    return inspect.Signature(params, return_annotation=None)

@@ -8,7 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from ._trusted import fill, trusted
+from ._trusted import fill, keyword_signature, trusted
+
+# Default of the fast constructors' parameters: tells "not given" from an explicit None.
+_UNSET: Any = object()
 
 __all__ = [
     "FinishReason",
@@ -113,35 +116,64 @@ class ToolCall(BaseModel):
     arguments_error: str | None = None
     signature: str | None = None
 
-    def __init__(self, /, **data: Any) -> None:
+    def __init__(
+        self,
+        /,
+        id: Any = _UNSET,
+        name: Any = _UNSET,
+        arguments: Any = _UNSET,
+        arguments_error: Any = _UNSET,
+        signature: Any = _UNSET,
+        **extra: Any,
+    ) -> None:
         # Fast path for the exact types a provider adapter passes; anything else validates.
-        get = data.get
-        arguments = get("arguments")
-        error = get("arguments_error")
-        signature = get("signature")
         if (
-            type(get("id")) is str
-            and type(get("name")) is str
-            and (arguments is None or type(arguments) is dict)
-            and (error is None or type(error) is str)
-            and (signature is None or type(signature) is str)
+            type(id) is str
+            and type(name) is str
+            and not extra
+            and (arguments is _UNSET or type(arguments) is dict)
+            and (arguments_error is _UNSET or arguments_error is None or type(arguments_error) is str)
+            and (signature is _UNSET or signature is None or type(signature) is str)
             and type(self) is ToolCall
-            and _CALL_KEYS.issuperset(data)
         ):
+            given = {"id", "name"}
+            if arguments is _UNSET:
+                arguments = {}
+            else:  # JSON object keys are strings; a copy, as validation would make
+                arguments = dict(arguments)
+                given.add("arguments")
+            if arguments_error is _UNSET:
+                arguments_error = None
+            else:
+                given.add("arguments_error")
+            if signature is _UNSET:
+                signature = None
+            else:
+                given.add("signature")
             values = {
-                "id": data["id"],
-                "name": data["name"],
-                # JSON object keys are strings; a copy, as validation would make
-                "arguments": {} if arguments is None else dict(arguments),
-                "arguments_error": error,
+                "id": id,
+                "name": name,
+                "arguments": arguments,
+                "arguments_error": arguments_error,
                 "signature": signature,
             }
-            fill(self, values, set(data))
-        else:
-            super().__init__(**data)
+            fill(self, values, given)
+            return
+        data = {
+            key: value
+            for key, value in (
+                ("id", id),
+                ("name", name),
+                ("arguments", arguments),
+                ("arguments_error", arguments_error),
+                ("signature", signature),
+            )
+            if value is not _UNSET
+        }
+        super().__init__(**data, **extra)
 
 
-_CALL_KEYS = frozenset(ToolCall.model_fields)
+ToolCall.__signature__ = keyword_signature(ToolCall)
 
 
 class Message(BaseModel):
@@ -288,10 +320,15 @@ class Usage(BaseModel):
 
     def __init__(self, /, **data: Any) -> None:
         # Fast path: counts given as exact ints (and cost as a float); anything else validates.
-        if type(self) is Usage and _exact_usage(data):
-            fill(self, {**_USAGE_DEFAULTS, **data}, set(data))
-        else:
-            super().__init__(**data)
+        if type(self) is Usage:
+            types = _USAGE_TYPES
+            for name, value in data.items():
+                if types.get(name) is not type(value):
+                    break
+            else:
+                fill(self, {**_USAGE_DEFAULTS, **data}, set(data))
+                return
+        super().__init__(**data)
 
     @property
     def total_tokens(self) -> int:
@@ -318,14 +355,6 @@ class Usage(BaseModel):
 _USAGE_FIELDS = tuple(Usage.model_fields)
 _USAGE_DEFAULTS: dict[str, Any] = {name: info.default for name, info in Usage.model_fields.items()}
 _USAGE_TYPES = {name: type(value) for name, value in _USAGE_DEFAULTS.items()}
-
-
-def _exact_usage(data: dict[str, Any]) -> bool:
-    types = _USAGE_TYPES
-    for name, value in data.items():  # noqa: SIM110 - a plain loop, as in _all_calls
-        if types.get(name) is not type(value):
-            return False
-    return True
 
 
 class FinishReason(StrEnum):
@@ -398,34 +427,76 @@ class ModelResponse(BaseModel):
     raw: Any = Field(default=None, exclude=True, repr=False)
     cached: bool = False
 
-    def __init__(self, /, **data: Any) -> None:
+    def __init__(
+        self,
+        /,
+        message: Any = _UNSET,
+        usage: Any = _UNSET,
+        finish_reason: Any = _UNSET,
+        model: Any = _UNSET,
+        raw: Any = _UNSET,
+        cached: Any = _UNSET,
+        **extra: Any,
+    ) -> None:
         # Fast path: a `Message` and a `Usage` as built by an adapter; anything else validates.
-        message = data.get("message")
-        usage = data.get("usage")
-        model = data.get("model")
-        cached = data.get("cached", False)
         if (
-            type(self) is ModelResponse
-            and type(message) is Message
-            and (usage is None or type(usage) is Usage)
-            and (model is None or type(model) is str)
-            and type(cached) is bool
-            and _RESPONSE_KEYS.issuperset(data)
+            type(message) is Message
+            and (usage is _UNSET or usage is None or type(usage) is Usage)
+            and (model is _UNSET or model is None or type(model) is str)
+            and (cached is _UNSET or type(cached) is bool)
+            and not extra
+            and type(self) is ModelResponse
         ):
-            finish = data.get("finish_reason")
-            if type(finish) is not FinishReason:
-                finish = normalize_finish_reason(finish, has_tool_calls=bool(message.tool_calls))
+            given = {"message"}
+            if usage is _UNSET or usage is None:
+                if usage is None:
+                    given.add("usage")
+                usage = Usage()
+            else:
+                given.add("usage")
+            if finish_reason is _UNSET:
+                finish_reason = normalize_finish_reason(None, has_tool_calls=bool(message.tool_calls))
+            else:
+                given.add("finish_reason")
+                if type(finish_reason) is not FinishReason:
+                    finish_reason = normalize_finish_reason(
+                        finish_reason, has_tool_calls=bool(message.tool_calls)
+                    )
+            if model is _UNSET:
+                model = None
+            else:
+                given.add("model")
+            if raw is _UNSET:
+                raw = None
+            else:
+                given.add("raw")
+            if cached is _UNSET:
+                cached = False
+            else:
+                given.add("cached")
             values = {
                 "message": message,
-                "usage": Usage() if usage is None else usage,
-                "finish_reason": finish,
+                "usage": usage,
+                "finish_reason": finish_reason,
                 "model": model,
-                "raw": data.get("raw"),
+                "raw": raw,
                 "cached": cached,
             }
-            fill(self, values, set(data))
-        else:
-            super().__init__(**data)
+            fill(self, values, given)
+            return
+        data = {
+            key: value
+            for key, value in (
+                ("message", message),
+                ("usage", usage),
+                ("finish_reason", finish_reason),
+                ("model", model),
+                ("raw", raw),
+                ("cached", cached),
+            )
+            if value is not _UNSET
+        }
+        super().__init__(**data, **extra)
 
     @field_validator("finish_reason", mode="before")
     @classmethod
@@ -439,4 +510,4 @@ class ModelResponse(BaseModel):
         return normalize_finish_reason(value, has_tool_calls=calls)
 
 
-_RESPONSE_KEYS = frozenset(ModelResponse.model_fields)
+ModelResponse.__signature__ = keyword_signature(ModelResponse)
