@@ -39,9 +39,13 @@ async def run_tool_calls(run: Run, calls: list[ToolCall]) -> StopReason | None:
         return StopReason.INTERRUPT  # continued without a decision: the pause (and token) stay
     decision = run.take_decision(calls[0]) if waiting is not None else None
     agent = run.agent
-    if agent.parallel_tools and len(calls) > 1 and decision is None:
-        if not any(agent.needs_approval(call) for call in calls):
-            return await _parallel(run, calls)
+    if (
+        agent.parallel_tools
+        and len(calls) > 1
+        and decision is None
+        and not any(agent.needs_approval(call) for call in calls)
+    ):
+        return await _parallel(run, calls)
     messages = run.state.messages
     for index, call in enumerate(calls):
         if run.should_cancel is not None and run.should_cancel():
@@ -142,8 +146,18 @@ async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outc
         and "before_tool" not in hooks
         and "after_tool" not in hooks
         and "on_error" not in hooks
-    ):
-        outcome = await _call_plain(tool, call)
+    ):  # awaited here, not in a coroutine of its own: this is every plain step's path
+        try:
+            if type(tool) is Tool and tool._is_async:  # without `Tool.call`'s coroutine too
+                result = await tool.func(**tool.validate(call.arguments))
+            else:
+                result = await tool.call(call.arguments)
+        except StopRun:
+            raise
+        except Exception as exc:
+            outcome = _plain_failure(call, exc)
+        else:
+            outcome = _Outcome(text=tool_output_text(result))
     else:
         outcome = await _call_hooked(run, tool, call, decision)
     if outcome.interrupt is None:
@@ -157,25 +171,14 @@ async def _execute(run: Run, call: ToolCall, decision: Decision | None) -> _Outc
     return outcome
 
 
-async def _call_plain(tool: Tool, call: ToolCall) -> _Outcome:
-    """A call no middleware hooks and no tool context observe (the common case); a plain
-    async `Tool` is validated and awaited here, without `Tool.call`'s coroutine."""
-    try:
-        if type(tool) is Tool and tool._is_async:
-            result = await tool.func(**tool.validate(call.arguments))
-        else:
-            result = await tool.call(call.arguments)
-    except Interrupt as exc:
+def _plain_failure(call: ToolCall, exc: Exception) -> _Outcome:
+    """What a call no middleware observes turns an exception into: a pause for an
+    `Interrupt`, else the error text the model is shown."""
+    if isinstance(exc, Interrupt):
         return _Outcome(interrupt=exc)
-    except ToolValidationError as exc:
+    if isinstance(exc, ToolValidationError):
         return _Outcome(text=str(exc), is_error=True)
-    except StopRun:
-        raise
-    except Exception as exc:
-        return _Outcome(
-            text=f"Tool '{call.name}' failed: {type(exc).__name__}: {exc}", is_error=True
-        )
-    return _Outcome(text=tool_output_text(result))
+    return _Outcome(text=f"Tool '{call.name}' failed: {type(exc).__name__}: {exc}", is_error=True)
 
 
 async def _call_hooked(

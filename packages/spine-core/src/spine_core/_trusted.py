@@ -53,7 +53,11 @@ def keyword_signature(cls: type[BaseModel]) -> inspect.Signature:
     fields as parameters defaulting to a "not given" marker."""
     params = []
     for name, info in cls.model_fields.items():
-        default = inspect.Parameter.empty if info.is_required() else info.get_default(call_default_factory=True)
+        default = (
+            inspect.Parameter.empty
+            if info.is_required()
+            else info.get_default(call_default_factory=True)
+        )
         params.append(
             inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=info.annotation

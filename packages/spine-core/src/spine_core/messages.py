@@ -132,7 +132,9 @@ class ToolCall(BaseModel):
             and type(name) is str
             and not extra
             and (arguments is _UNSET or type(arguments) is dict)
-            and (arguments_error is _UNSET or arguments_error is None or type(arguments_error) is str)
+            and (
+                arguments_error is _UNSET or arguments_error is None or type(arguments_error) is str
+            )
             and (signature is _UNSET or signature is None or type(signature) is str)
             and type(self) is ToolCall
         ):
@@ -455,7 +457,9 @@ class ModelResponse(BaseModel):
             else:
                 given.add("usage")
             if finish_reason is _UNSET:
-                finish_reason = normalize_finish_reason(None, has_tool_calls=bool(message.tool_calls))
+                finish_reason = normalize_finish_reason(
+                    None, has_tool_calls=bool(message.tool_calls)
+                )
             else:
                 given.add("finish_reason")
                 if type(finish_reason) is not FinishReason:
