@@ -8,6 +8,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic_core import PydanticSerializationError
+
 from spine_core import RunStatus, State
 
 __all__ = [
@@ -117,14 +119,23 @@ def status_values(status: RunStatus | str | None) -> list[str] | None:
     return [wanted.value, *(old for old, new in _LEGACY_STATUS.items() if new is wanted)]
 
 
+# Left out of the serialised header: the messages are rows of their own, the revision sits
+# beside the header (where the compare-and-set reads it), and `updated_at` is the commit's.
+_NOT_IN_HEADER = {"messages", "revision", "updated_at"}
+
+
 def encode_header(state: State, *, updated_at: float) -> str:
     """The state without messages, as compact JSON, stamped `updated_at` (Unix seconds).
     The revision is not part of it: stores keep it beside the header, where the
     compare-and-set reads it."""
-    header = state.header()
-    header.pop("revision", None)
-    header["updated_at"] = updated_at
-    return json.dumps(header, ensure_ascii=False, separators=(",", ":"))
+    try:  # pydantic's own JSON encoder: a quarter of the cost of model_dump + json.dumps
+        raw = state.model_dump_json(exclude=_NOT_IN_HEADER)
+    except PydanticSerializationError:  # e.g. a lone surrogate: the same error as before
+        header = state.header()
+        header.pop("revision", None)
+        header["updated_at"] = updated_at
+        return json.dumps(header, ensure_ascii=False, separators=(",", ":"))
+    return f'{raw[:-1]},"updated_at":{updated_at!r}}}'
 
 
 def encode_messages(state: State, start: int) -> list[str]:
