@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ._channel import EventChannel
 from ._model_step import call_model
 from ._tool_step import run_tool_calls
+from ._trusted import assign, trusted
 from .context import Decision, StepContext
 from .errors import CheckpointConflict, OutputValidationError, ProviderError
 from .guards import Guards
@@ -296,8 +297,7 @@ class Run:
 
     async def _finish(self, reason: StopReason, error: Exception | None, message: str) -> Result:
         state = self.state
-        state.stopped_reason = reason
-        state.status = _STATUS.get(reason, RunStatus.DONE)
+        assign(state, {"stopped_reason": reason, "status": _STATUS.get(reason, RunStatus.DONE)})
         error_detail = None
         if error is not None:
             error_detail = (
@@ -332,18 +332,19 @@ class Run:
             token = f"{state.session_id}:{state.pending.id}"
         elif reason is StopReason.CANCELLED:
             token = f"{state.session_id}:"
-        result = Result(
-            answer=answer,
-            output=self.output,
-            stopped_reason=reason,
-            state=state,
-            trace=self.tracer.events,
-            usage=state.run_usage,
-            resume_token=token,
-            interrupt=state.pending if reason is StopReason.INTERRUPT else None,
-            error=(message or reason.value) if reason is StopReason.ERROR else None,
-            error_detail=error_detail,
-        )
+        values = {  # every field, in declaration order, each of its exact type: no validation
+            "answer": answer,
+            "stopped_reason": reason,
+            "state": state,
+            "trace": self.tracer.events,
+            "usage": state.run_usage,
+            "resume_token": token,
+            "interrupt": state.pending if reason is StopReason.INTERRUPT else None,
+            "error": (message or reason.value) if reason is StopReason.ERROR else None,
+            "output": self.output,
+            "error_detail": error_detail,
+        }
+        result = trusted(Result, values, set(values))
         return await self.agent.chain.on_run_end(state, result)
 
 

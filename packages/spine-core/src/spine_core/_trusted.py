@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["fill", "keyword_signature", "trusted"]
+__all__ = ["assign", "fill", "keyword_signature", "trusted"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,6 +45,13 @@ def fill(obj: BaseModel, values: dict[str, Any], fields_set: set[str]) -> None:
     _set_fields_set(obj, fields_set)
     _set_extra(obj, None)
     _set_private(obj, None)
+
+
+def assign(obj: BaseModel, values: dict[str, Any]) -> None:
+    """Set fields of `obj` to values of their exact field types, as plain attribute
+    assignment on a model without `validate_assignment` does, in one step."""
+    obj.__dict__.update(values)
+    obj.__pydantic_fields_set__.update(values)
 
 
 def keyword_signature(cls: type[BaseModel]) -> inspect.Signature:

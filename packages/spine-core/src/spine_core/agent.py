@@ -15,6 +15,7 @@ import anyio
 from ._channel import EventChannel
 from ._output import OutputSpec
 from ._run import Run
+from ._trusted import assign
 from .chain import MiddlewareChain
 from .checkpoint import CheckpointStore, InMemoryCheckpointStore
 from .context import Decision, ToolContext
@@ -164,10 +165,15 @@ class Agent:
             state.messages.append(input)
         else:
             state.messages.extend(input)
-        state.step = 0
-        state.usage_at_run_start = state.usage.snapshot()
-        state.status = RunStatus.RUNNING
-        state.stopped_reason = None
+        assign(  # trusted values, in one step rather than four validated assignments
+            state,
+            {
+                "step": 0,
+                "usage_at_run_start": state.usage.snapshot(),
+                "status": RunStatus.RUNNING,
+                "stopped_reason": None,
+            },
+        )
         return state
 
     def _run(self, state: State, options: _RunOptions, **kwargs: Any) -> Run:

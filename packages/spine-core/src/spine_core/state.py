@@ -151,8 +151,9 @@ class State(BaseModel):
     @property
     def run_usage(self) -> Usage:
         """Tokens and cost (USD) of the current run (across its resumes)."""
-        start = self.usage_at_run_start
-        return Usage(**{k: v - getattr(start, k) for k, v in self.usage.__dict__.items()})
+        start = self.usage_at_run_start.__dict__
+        values = {name: value - start[name] for name, value in self.usage.__dict__.items()}
+        return trusted(Usage, values, set(values))  # differences of validated numbers
 
     def pending_tool_calls(self) -> list[ToolCall]:
         """Tool calls of the last assistant message that have no result yet, in call order."""
