@@ -58,7 +58,7 @@ async def write_raw(
             [(sid, i, body) for i, body in enumerate(bodies)],
         )
     elif isinstance(store, RedisCheckpoint):
-        hkey, lkey, index = store._keys(sid)
+        hkey, lkey, index, _ = store._keys(sid)
         fields: dict[Any, Any] = {
             "revision": revision,
             "count": len(messages),

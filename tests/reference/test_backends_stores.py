@@ -5,6 +5,7 @@ error for session ids a store cannot hold."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ from spine_core import Agent, CheckpointConflict, Message, State
 
 from .refkit import EMPTY, KW, POS, RefProvider, documented
 from .servicekit import postgres_dsn, postgres_table, redis_prefix, redis_url
+from .test_state import ref_state
 
 __all__ = ["postgres_dsn", "postgres_table", "redis_prefix", "redis_url"]  # fixtures
 
@@ -200,3 +202,75 @@ async def test_sqlite_and_redis_store_any_valid_session_id(
         with pytest.raises(ValueError, match="not valid Unicode"):
             await store.put(state("\ud800", "x"))
         await store.aclose()
+
+
+# -- sessions the reference's RedisCheckpoint wrote ----------------------------------------------
+
+
+async def _write_reference_session(redis_url: str, key: str, data: dict[str, object]) -> None:
+    """What the reference's `RedisCheckpoint.put` leaves: the state as one JSON string."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+    await client.set(key, json.dumps(data))
+    await client.aclose()
+
+
+async def test_redis_continues_a_session_the_reference_store_wrote(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A deployment moving from the reference's store keeps its sessions: `get` reads the
+    reference's JSON string (migrated, at revision 0), and the first `put` moves it to this
+    store's layout and deletes the string."""
+    await _write_reference_session(redis_url, f"{redis_prefix}ref-1", ref_state())
+    store = RedisCheckpoint(redis_url, prefix=redis_prefix)
+    got = await store.get("ref-1")
+    assert got is not None and got.revision == 0 and got.tenant_id == "acme"
+    assert [m.content for m in got.messages] == ["Be brief.", "hi", "hello"]
+
+    provider = RefProvider(["hello again"])
+    agent = Agent(provider, checkpoint=store, system="Be brief.")
+    result = await agent.run("still there?", session_id="ref-1")
+
+    assert result.answer == "hello again"
+    assert [m.content for m in provider.calls[0]["messages"]] == [
+        "Be brief.",
+        "hi",
+        "hello",
+        "still there?",
+    ]
+    assert await store.client.exists(f"{redis_prefix}ref-1") == 0  # moved, not copied
+    assert [info.session_id for info in await store.list()] == ["ref-1"]
+    again = await store.get("ref-1")
+    assert again is not None and again.revision == result.state.revision
+    assert [m.content for m in again.messages][-2:] == ["still there?", "hello again"]
+    await store.aclose()
+
+
+async def test_redis_delete_removes_a_session_only_the_reference_store_wrote(
+    redis_url: str, redis_prefix: str
+) -> None:
+    await _write_reference_session(redis_url, f"{redis_prefix}ref-1", ref_state())
+    store = RedisCheckpoint(redis_url, prefix=redis_prefix)
+    assert await store.delete("ref-1") is True
+    assert await store.get("ref-1") is None
+    assert await store.delete("ref-1") is False
+    await store.aclose()
+
+
+async def test_redis_never_reads_or_deletes_another_sessions_key_as_a_reference_state(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Session "s:x"'s reference key is prefix + "s:x", the name of session "x"'s header hash
+    (and session "sessions"' is the session index): neither is taken for a reference state,
+    and writing or deleting "s:x" leaves them alone."""
+    store = RedisCheckpoint(redis_url, prefix=redis_prefix)
+    await store.put(state("x", "kept"))
+    for sid in ("s:x", "sessions"):
+        assert await store.get(sid) is None
+        await store.put(state(sid, "new"))
+        assert await store.delete(sid) is True
+    kept = await store.get("x")
+    assert kept is not None and [m.content for m in kept.messages] == ["kept"]
+    assert [info.session_id for info in await store.list()] == ["x"]
+    await store.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -25,10 +26,12 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisCheckpoint"]
 
-# KEYS: header hash, message list, session index set.
+# KEYS: header hash, message list, session index set, the reference's key of the session.
 # ARGV: expected revision, first index sent, total messages, STATE_VERSION, header JSON,
 #       session id, then the messages from the first index sent.
 # Returns {1, new revision} | {0, stored revision} (conflict) | {-1, index to send from}.
+# The session's first write removes the reference's copy (a string; never another session's
+# hash or list that happens to have that name).
 _PUT = """
 local stored = redis.call('HMGET', KEYS[1], 'revision', 'count', 'version')
 local rev = tonumber(stored[1] or '0')
@@ -50,14 +53,19 @@ for i = 7 + skip, #ARGV, 1000 do
 end
 redis.call('HSET', KEYS[1], 'revision', rev + 1, 'count', total, 'version', ARGV[4],
            'header', ARGV[5])
-if rev == 0 then redis.call('SADD', KEYS[3], ARGV[6]) end
+if rev == 0 then
+  redis.call('SADD', KEYS[3], ARGV[6])
+  if redis.call('TYPE', KEYS[4]).ok == 'string' then redis.call('DEL', KEYS[4]) end
+end
 return {1, rev + 1}
 """
 
 _DELETE = """
 redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('DEL', KEYS[2])
-return redis.call('DEL', KEYS[1])
+local gone = 0
+if redis.call('TYPE', KEYS[4]).ok == 'string' then gone = redis.call('DEL', KEYS[4]) end
+return redis.call('DEL', KEYS[1]) + gone
 """
 
 _KNOWN_MAX = 10_000
@@ -70,7 +78,9 @@ class RedisCheckpoint(RedisStoreBase):
     Layout under `prefix` (default "spine:checkpoint:", the reference's): a hash per session
     (`spine:checkpoint:s:{session_id}`: revision, message count, format version, JSON
     header), a list of JSON messages (`...:m:{session_id}`) and a set of session ids
-    (`...:sessions`). `put` is one Lua script (atomic on the
+    (`...:sessions`). A session the reference's store wrote (the state as one JSON string at
+    prefix + session id) is read by `get` and moved to this layout by its first `put`; it is
+    not in `list()` until then. `put` is one Lua script (atomic on the
     server): it checks the revision, appends the messages added since the stored count and
     replaces the header, so a write costs O(new messages). The store remembers the message
     count it last saw per session to send only the new messages in one round trip; when that
@@ -123,7 +133,12 @@ class RedisCheckpoint(RedisStoreBase):
     def _keys(self, session_id: str) -> list[str]:
         check_session_id(session_id, store="RedisCheckpoint")
         p = self._prefix
-        return [join_key(p, "s", session_id), join_key(p, "m", session_id), self._index]
+        return [
+            join_key(p, "s", session_id),
+            join_key(p, "m", session_id),
+            self._index,
+            p + session_id,  # the reference's layout: the whole state as one JSON string
+        ]
 
     @property
     def _index(self) -> str:
@@ -136,21 +151,39 @@ class RedisCheckpoint(RedisStoreBase):
             self._known.popitem(last=False)
 
     async def get(self, session_id: str) -> State | None:
-        """The session's state, or None; old versions are migrated on read.
+        """The session's state, or None; old versions are migrated on read, and so is a
+        session only the reference's `RedisCheckpoint` wrote (one JSON string at prefix +
+        session id), which comes back at revision 0 until its first `put` here.
 
         Raises:
             ValueError: the stored state is from a newer Spine.
         """
-        header_key, list_key, _ = self._keys(session_id)
+        header_key, list_key, _, reference_key = self._keys(session_id)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.hmget(header_key, ["revision", "count", "header"])
             pipe.lrange(list_key, 0, -1)
             (revision, count, header), rows = await pipe.execute()
         if revision is None:
-            return None
+            return await self._reference_state(reference_key)
         revision, count = int(revision), int(count)
         self._remember(session_id, revision, count)
         return assemble(decode_header(header), rows[:count], revision)
+
+    async def _reference_state(self, key: str) -> State | None:
+        """A session the reference's `RedisCheckpoint` wrote (one JSON string at prefix +
+        session id), migrated, at revision 0: its first `put` writes this store's layout
+        and removes the string. None when there is none (or the key holds something else)."""
+        from redis.exceptions import ResponseError  # redis is imported with the client
+
+        try:
+            raw = await self.client.get(key)
+        except ResponseError:  # WRONGTYPE: another session's hash or list has that name
+            return None
+        if raw is None:
+            return None
+        state = State.load(json.loads(raw))
+        state.revision = 0
+        return state
 
     async def put(self, state: State) -> None:
         """Commit `state` if the stored revision equals `state.revision` (0 for a new
