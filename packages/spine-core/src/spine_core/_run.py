@@ -90,9 +90,10 @@ class Run:
         timeout = self.guards.timeout_s
         self.deadline = None if timeout is None else self.started + timeout
         self.provider = provider or agent.provider
-        ctx: StepContext[Any] = StepContext(state, state.messages, [], self.provider)
+        ctx: StepContext[Any] = StepContext(
+            state, state.messages, [], self.provider, tracer=self.tracer
+        )
         ctx.agent = agent.label
-        ctx.tracer = self.tracer
         ctx.deadline = self.deadline
         ctx.deps = deps
         self.ctx = ctx
@@ -219,7 +220,7 @@ class Run:
             self.result = await self._finish(StopReason.CANCELLED, None, "")
 
     async def _loop(self) -> StopReason:
-        state, tracer = self.state, self.tracer
+        state, tracer, should_cancel = self.state, self.tracer, self.should_cancel
         last = state.messages[-1] if state.messages else None
         if (  # resumed after the final answer was checkpointed: the run is already done
             last is not None
@@ -234,7 +235,7 @@ class Run:
                 paused = await run_tool_calls(self, pending)
                 if paused is not None:
                     return paused
-            if self.cancelled():
+            if should_cancel is not None and should_cancel():
                 return StopReason.CANCELLED
             tripped = self.guards.check(state, time.monotonic() - self.started)
             if tripped is not None:

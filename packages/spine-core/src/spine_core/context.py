@@ -55,6 +55,8 @@ class StepContext(Generic[DepsT]):
         agent: The agent's name.
         deadline: `time.monotonic()` value at which the run times out, or None.
         deps: The run's dependencies object (None when not given).
+        tracer: The run's `Tracer` (`tracer.events`: the trace so far); a fresh one when
+            the context is built without one.
     """
 
     __slots__ = (
@@ -79,6 +81,8 @@ class StepContext(Generic[DepsT]):
         messages: list[Message],
         tools: list[Tool],
         provider: Any = None,
+        *,
+        tracer: Tracer | None = None,
     ) -> None:
         self.state = state
         self.messages = messages
@@ -92,7 +96,7 @@ class StepContext(Generic[DepsT]):
         self.agent: str = state.agent
         self.deadline: float | None = None
         self.deps: DepsT = None  # type: ignore[assignment]
-        self.tracer = Tracer()
+        self.tracer = tracer if tracer is not None else Tracer()
 
     @property
     def session_id(self) -> str:
