@@ -8,17 +8,22 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from spine_backends import PostgresCheckpoint, RedisCheckpoint, SQLiteCheckpoint
-from spine_core import Agent, CheckpointConflict, Message, State
+from spine_core import Agent, CheckpointConflict, Message, RunStatus, State, ToolCall
 
 from .refkit import EMPTY, KW, POS, RefProvider, documented
 from .servicekit import postgres_dsn, postgres_table, redis_prefix, redis_url
-from .test_state import ref_state
+from .test_state import TRANSFER_CALL, approval_pending, ref_state, transfer
 
 __all__ = ["postgres_dsn", "postgres_table", "redis_prefix", "redis_url"]  # fixtures
 
@@ -274,3 +279,287 @@ async def test_redis_never_reads_or_deletes_another_sessions_key_as_a_reference_
     assert kept is not None and [m.content for m in kept.messages] == ["kept"]
     assert [info.session_id for info in await store.list()] == ["x"]
     await store.aclose()
+
+
+# -- sessions the reference's SQL stores wrote -------------------------------------------------
+
+# The reference's SQLiteCheckpoint table (its _SCHEMA is not shown: the columns of its INSERT).
+_REF_SQLITE_SCHEMA = """CREATE TABLE IF NOT EXISTS checkpoints (
+    session_id TEXT PRIMARY KEY, version INTEGER NOT NULL, revision INTEGER NOT NULL DEFAULT 1,
+    data TEXT NOT NULL, updated REAL NOT NULL)"""
+_REF_SQLITE_PUT = """
+    INSERT INTO {table} (session_id, version, revision, data, updated)
+    VALUES (?, ?, 1, ?, ?)
+    ON CONFLICT(session_id) DO UPDATE SET
+        version  = excluded.version,
+        revision = {table}.revision + 1,
+        data     = excluded.data,
+        updated  = excluded.updated
+"""
+_REF_POSTGRES_TABLE = """
+    CREATE TABLE IF NOT EXISTS {table} (
+        session_id TEXT PRIMARY KEY,
+        version    INTEGER NOT NULL,
+        revision   BIGINT  NOT NULL DEFAULT 1,
+        data       JSONB   NOT NULL,
+        updated    TIMESTAMPTZ NOT NULL DEFAULT now()
+    )
+"""
+_REF_POSTGRES_PUT = """
+    INSERT INTO {table} (session_id, version, revision, data)
+    VALUES ($1, $2, 1, $3::jsonb)
+    ON CONFLICT (session_id) DO UPDATE SET
+        version  = EXCLUDED.version,
+        revision = {table}.revision + 1,
+        data     = EXCLUDED.data,
+        updated  = now()
+"""
+
+
+def _reference_sessions() -> list[tuple[dict[str, object], int]]:
+    """(state JSON as the reference's `State.model_dump_json()` wrote it, how many puts):
+    a finished chat, written three times, and an approval pause of version 3."""
+    paused = approval_pending(note="kept")
+    paused["session_id"], paused["version"] = "ref-pay", 3
+    return [(ref_state(), 3), (paused, 1)]
+
+
+def _write_reference_sqlite(path: Path, table: str = "checkpoints") -> None:
+    """What the reference's `SQLiteCheckpoint(path).put` leaves in the file."""
+    with sqlite3.connect(path) as con:
+        con.execute(_REF_SQLITE_SCHEMA.replace("checkpoints", table))
+        for data, puts in _reference_sessions():
+            for _ in range(puts):
+                con.execute(
+                    _REF_SQLITE_PUT.format(table=table),
+                    (data["session_id"], data["version"], json.dumps(data), time.time()),
+                )
+
+
+async def _write_reference_postgres(dsn: str, table: str) -> None:
+    """What the reference's `PostgresCheckpoint(dsn, table=table).put` leaves."""
+    import asyncpg
+
+    con = await asyncpg.connect(dsn)
+    try:
+        await con.execute(_REF_POSTGRES_TABLE.format(table=table))
+        for data, puts in _reference_sessions():
+            for _ in range(puts):
+                await con.execute(
+                    _REF_POSTGRES_PUT.format(table=table),
+                    data["session_id"],
+                    data["version"],
+                    json.dumps(data),
+                )
+    finally:
+        await con.close()
+
+
+def _reference_rows() -> dict[str, tuple[int, dict[str, object]]]:
+    return {str(data["session_id"]): (puts, data) for data, puts in _reference_sessions()}
+
+
+async def _continue_reference_sessions(store: Any) -> None:
+    """The reference's sessions read, list, continue and resume through `store`."""
+    chat = await store.get("ref-1")
+    assert chat is not None and chat.revision == 3
+    assert [m.content for m in chat.messages] == ["Be brief.", "hi", "hello"]
+    assert (chat.tenant_id, chat.status, chat.usage.input_tokens) == ("acme", RunStatus.DONE, 10)
+    paused = await store.get("ref-pay")
+    assert paused is not None and paused.status is RunStatus.INTERRUPTED
+    assert paused.pending is not None and paused.pending.kind == "approval"
+    assert paused.pending.tool_call == ToolCall(**TRANSFER_CALL)
+    assert paused.scratch == {"note": "kept"} and paused.revision == 1
+
+    listed = {i.session_id: i for i in await store.list(tenant_id="acme")}
+    assert sorted(listed) == ["ref-1", "ref-pay"]
+    assert (listed["ref-1"].message_count, listed["ref-1"].revision) == (3, 3)
+    assert listed["ref-pay"].status is RunStatus.INTERRUPTED
+
+    provider = RefProvider(["hello again"])
+    agent = Agent(provider, checkpoint=store, system="Be brief.")
+    result = await agent.run("still there?", session_id="ref-1")
+    assert [m.content for m in provider.calls[0]["messages"]] == [
+        "Be brief.",
+        "hi",
+        "hello",
+        "still there?",
+    ]
+    again = await store.get("ref-1")
+    assert again is not None and again.revision == result.state.revision == 4
+    assert [m.content for m in again.messages] == [
+        "Be brief.",
+        "hi",
+        "hello",
+        "still there?",
+        "hello again",
+    ]
+    with pytest.raises(CheckpointConflict):  # the copy read before the run is stale
+        await store.put(chat)
+
+    resumed = await Agent(RefProvider(["sent it"]), tools=[transfer], checkpoint=store).resume(
+        "ref-pay", "approve"
+    )
+    assert resumed.answer == "sent it"
+    done = await store.get("ref-pay")
+    assert done is not None and done.status is RunStatus.DONE and done.pending is None
+    assert [m.content for m in done.messages][-2:] == ["sent 5", "sent it"]
+
+
+def _assert_one_migration_logged(caplog: pytest.LogCaptureFixture, kept: str) -> None:
+    [record] = [r for r in caplog.records if r.name == "spine_backends" and "copied" in r.message]
+    assert record.levelno == logging.WARNING
+    assert "copied 2 sessions" in record.getMessage() and kept in record.getMessage()
+
+
+async def test_sqlite_continues_sessions_the_reference_store_wrote(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A `spine.db` the reference's SQLiteCheckpoint wrote: Spine's store copies its
+    `checkpoints` rows into its own tables when it first creates them, and leaves them."""
+    path = tmp_path / "spine.db"
+    _write_reference_sqlite(path)
+    with caplog.at_level(logging.WARNING, logger="spine_backends"):
+        store = SQLiteCheckpoint(path)
+        await _continue_reference_sessions(store)
+        await store.aclose()
+    _assert_one_migration_logged(caplog, "checkpoints")
+
+    with sqlite3.connect(path) as con:
+        kept = con.execute("SELECT session_id, revision, data FROM checkpoints").fetchall()
+    assert {sid: (rev, json.loads(data)) for sid, rev, data in kept} == _reference_rows()
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="spine_backends"):
+        reopened = SQLiteCheckpoint(path)
+        chat = await reopened.get("ref-1")
+        await reopened.aclose()
+    assert chat is not None and chat.revision == 4 and len(chat.messages) == 5
+    assert caplog.records == []  # nothing copied again
+
+
+async def test_sqlite_renames_a_reference_table_given_as_table(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "spine.db"
+    _write_reference_sqlite(path, table="sessions")
+    with caplog.at_level(logging.WARNING, logger="spine_backends"):
+        store = SQLiteCheckpoint(path, table="sessions")
+        await _continue_reference_sessions(store)
+        await store.aclose()
+    _assert_one_migration_logged(caplog, "sessions_reference")
+    with sqlite3.connect(path) as con:
+        kept = con.execute("SELECT session_id, revision, data FROM sessions_reference").fetchall()
+    assert {sid: (rev, json.loads(data)) for sid, rev, data in kept} == _reference_rows()
+
+
+async def _list_together(
+    stores: list[SQLiteCheckpoint] | list[PostgresCheckpoint],
+) -> list[list[str]]:
+    """The session ids each store lists, all stores opened (and so migrating) at once."""
+    listed: list[list[str]] = []
+
+    async def open_one(store: SQLiteCheckpoint | PostgresCheckpoint) -> None:
+        listed.append(sorted(i.session_id for i in await store.list()))
+
+    async with anyio.create_task_group() as tg:
+        for store in stores:
+            tg.start_soon(open_one, store)
+    for store in stores:
+        await store.aclose()
+    return listed
+
+
+async def test_sqlite_stores_opening_together_copy_the_reference_sessions_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "spine.db"
+    _write_reference_sqlite(path)
+    with caplog.at_level(logging.WARNING, logger="spine_backends"):
+        listed = await _list_together([SQLiteCheckpoint(path) for _ in range(4)])
+    assert listed == [["ref-1", "ref-pay"]] * 4
+    _assert_one_migration_logged(caplog, "checkpoints")
+
+
+@pytest.fixture
+async def postgres_schema(postgres_dsn: str) -> AsyncIterator[str]:
+    """A fresh schema in the local PostgreSQL, dropped with its tables after the test."""
+    import asyncpg
+
+    schema = f"ref_{uuid.uuid4().hex[:12]}"
+    con = await asyncpg.connect(postgres_dsn)
+    await con.execute(f"CREATE SCHEMA {schema}")
+    await con.close()
+    yield schema
+    con = await asyncpg.connect(postgres_dsn)
+    try:
+        await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await con.close()
+
+
+async def _postgres_reference_rows(dsn: str, table: str) -> dict[str, tuple[int, object]]:
+    import asyncpg
+
+    con = await asyncpg.connect(dsn)
+    try:
+        rows = await con.fetch(f"SELECT session_id, revision, data::text FROM {table}")
+    finally:
+        await con.close()
+    return {r[0]: (r[1], json.loads(r[2])) for r in rows}
+
+
+async def test_postgres_continues_sessions_the_reference_store_wrote(
+    postgres_dsn: str, postgres_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bug fix: on a database where the reference's PostgresCheckpoint ran (same default
+    table, its own columns) every call failed with `column "tenant_id" does not exist`. The
+    store's first DDL renames that table `{table}_reference` and copies its sessions."""
+    await _write_reference_postgres(postgres_dsn, f"{postgres_schema}.spine_checkpoints")
+    with caplog.at_level(logging.WARNING, logger="spine_backends"):
+        store = PostgresCheckpoint(postgres_dsn, schema=postgres_schema)
+        await _continue_reference_sessions(store)
+        await store.aclose()
+    kept = f"{postgres_schema}.spine_checkpoints_reference"
+    _assert_one_migration_logged(caplog, kept)
+    assert await _postgres_reference_rows(postgres_dsn, kept) == _reference_rows()
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="spine_backends"):
+        reopened = PostgresCheckpoint(postgres_dsn, schema=postgres_schema)
+        chat = await reopened.get("ref-1")
+        await reopened.aclose()
+    assert chat is not None and chat.revision == 4 and len(chat.messages) == 5
+    assert caplog.records == []  # nothing copied again
+
+
+async def test_postgres_migrates_a_reference_table_on_the_search_path(
+    postgres_dsn: str, postgres_table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncpg
+
+    await _write_reference_postgres(postgres_dsn, postgres_table)
+    try:
+        with caplog.at_level(logging.WARNING, logger="spine_backends"):
+            store = PostgresCheckpoint(postgres_dsn, table=postgres_table)
+            await _continue_reference_sessions(store)
+            await store.aclose()
+        kept = f"{postgres_table}_reference"
+        _assert_one_migration_logged(caplog, kept)
+        assert await _postgres_reference_rows(postgres_dsn, kept) == _reference_rows()
+    finally:
+        con = await asyncpg.connect(postgres_dsn)
+        await con.execute(f"DROP TABLE IF EXISTS {postgres_table}_reference")
+        await con.close()
+
+
+async def test_postgres_stores_opening_together_copy_the_reference_sessions_once(
+    postgres_dsn: str, postgres_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _write_reference_postgres(postgres_dsn, f"{postgres_schema}.spine_checkpoints")
+    with caplog.at_level(logging.WARNING, logger="spine_backends"):
+        listed = await _list_together(
+            [PostgresCheckpoint(postgres_dsn, schema=postgres_schema) for _ in range(4)]
+        )
+    assert listed == [["ref-1", "ref-pay"]] * 4
+    _assert_one_migration_logged(caplog, f"{postgres_schema}.spine_checkpoints_reference")

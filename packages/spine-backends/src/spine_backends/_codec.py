@@ -13,6 +13,7 @@ from pydantic_core import PydanticSerializationError
 from spine_core import RunStatus, State
 
 __all__ = [
+    "REFERENCE_KEY",
     "assemble",
     "check_session_id",
     "decode_header",
@@ -124,6 +125,12 @@ def status_values(status: RunStatus | str | None) -> list[str] | None:
 _NOT_IN_HEADER = {"messages", "revision", "updated_at"}
 
 
+# Set in a header copied from a row the Spine API reference's SQL stores wrote (the whole state
+# JSON minus its messages, of any reference version): `assemble` reads it as the reference's
+# shape, which has no revision of its own. The next `put` writes a Spine header without it.
+REFERENCE_KEY = "$spine_reference"
+
+
 def encode_header(state: State, *, updated_at: float) -> str:
     """The state without messages, as compact JSON, stamped `updated_at` (Unix seconds).
     The revision is not part of it: stores keep it beside the header, where the
@@ -153,13 +160,21 @@ def assemble(header: dict[str, Any], rows: Sequence[str | bytes], revision: int)
 
     The data is shaped the way its version wrote it and `State.load` migrates it: version 1
     kept messages under `history` and the revision under `rev`; versions 1 and 2 named
-    `pending` `interrupt` and `scratch` `metadata`, and used older status values.
+    `pending` `interrupt` and `scratch` `metadata`, and used older status values. A header
+    marked `REFERENCE_KEY` is the Spine API reference's state (whatever its version says),
+    migrated as such and given the stored revision.
 
     Raises:
         ValueError: the stored version is newer than this Spine or has no migration.
     """
     data = dict(header)
     messages = [json.loads(row) for row in rows]
+    if data.pop(REFERENCE_KEY, False):
+        data.pop("revision", None)  # the reference's shape is recognised by its absence
+        data["messages"] = messages
+        state = State.load(data)
+        state.revision = revision
+        return state
     if int(data.get("version", 1)) < 2:
         data["history"] = messages
         data["rev"] = revision

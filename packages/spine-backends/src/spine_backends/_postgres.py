@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -30,8 +31,9 @@ class PoolOwner:
         self._lock: anyio.Lock | None = None
         self._loop: object | None = None
 
-    async def pool(self, ddl: str, lock_name: str) -> Any:
-        """The ready pool; the first call creates it (if needed) and runs `ddl`.
+    async def pool(self, ddl: str | Callable[[Any], Awaitable[None]], lock_name: str) -> Any:
+        """The ready pool; the first call creates it (if needed) and runs `ddl`: SQL, or an
+        async function given the connection, inside the locked transaction.
 
         Raises:
             ImportError: asyncpg is missing (`pip install "spine-backends[postgres]"`).
@@ -61,7 +63,10 @@ class PoolOwner:
             if not self._ready:
                 async with self._pool.acquire() as con, con.transaction():
                     await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock_name)
-                    await con.execute(ddl)
+                    if isinstance(ddl, str):
+                        await con.execute(ddl)
+                    else:
+                        await ddl(con)
                 self._ready = True
         return self._pool
 

@@ -13,6 +13,7 @@ from typing import Any
 from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, RunStatus, State
 
 from ._codec import (
+    REFERENCE_KEY,
     assemble,
     check_session_id,
     encode_header,
@@ -48,6 +49,36 @@ CREATE TABLE IF NOT EXISTS {m} (
     body text NOT NULL,
     PRIMARY KEY (session_id, seq)
 );
+"""
+
+# Sessions the Spine API reference's PostgresCheckpoint wrote: one row per session in {table}
+# (session_id, version, revision, data jsonb: the whole state, updated timestamptz). Moved to
+# {table}_reference and copied into this layout, once, by the store's first DDL.
+_REFERENCE_COLUMNS = (
+    "SELECT coalesce(array_agg(attname::text), ARRAY[]::text[]) FROM pg_attribute"
+    " WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped"
+)
+_COPY_HEADERS = """
+WITH ins AS (
+    INSERT INTO {h} (session_id, agent, tenant_id, status, revision, version, step,
+        message_count, updated_at, header)
+    SELECT session_id, coalesce(data->>'agent', 'agent'), data->>'tenant_id',
+        coalesce(data->>'status', 'running'), revision, version,
+        coalesce((data->>'step')::integer, 0),
+        CASE WHEN jsonb_typeof(data->'messages') = 'array'
+            THEN jsonb_array_length(data->'messages') ELSE 0 END,
+        extract(epoch FROM updated)::double precision,
+        (data - 'messages') || jsonb_build_object(
+            'updated_at', extract(epoch FROM updated)::double precision, $1::text, true)
+    FROM {src}
+    RETURNING 1)
+SELECT count(*) FROM ins
+"""
+_COPY_MESSAGES = """
+INSERT INTO {m} (session_id, seq, body)
+SELECT r.session_id, e.o::integer - 1, e.b::text
+FROM {src} r, jsonb_array_elements(CASE WHEN jsonb_typeof(r.data->'messages') = 'array'
+    THEN r.data->'messages' ELSE '[]'::jsonb END) WITH ORDINALITY AS e(b, o)
 """
 
 _B64 = "$spine_b64"
@@ -103,10 +134,11 @@ class PostgresCheckpoint:
         validate_identifier(f"{table}_messages")
         if schema is not None:
             validate_identifier(schema, what="schema name")
+        self._name, self._schema = name, schema
         self._h = qualified(schema, name)
         self._m = qualified(schema, f"{name}_messages")
         self._ddl = _DDL.format(
-            schema_ddl=f"CREATE SCHEMA IF NOT EXISTS {schema};" if schema else "",
+            schema_ddl=self._schema_ddl(),
             h=self._h,
             m=self._m,
             t=name,
@@ -157,8 +189,41 @@ class PostgresCheckpoint:
             f" m AS (DELETE FROM {m} WHERE session_id = $1) SELECT count(*) FROM d"
         )
 
+    def _schema_ddl(self) -> str:
+        return f"CREATE SCHEMA IF NOT EXISTS {self._schema};" if self._schema else ""
+
     async def _pool(self) -> Any:
-        return await self._owner.pool(self._ddl, f"spine:{self._h}")
+        return await self._owner.pool(self._prepare, f"spine:{self._h}")
+
+    async def _prepare(self, con: Any) -> None:
+        """Create the tables (inside `PoolOwner`'s locked transaction). When `{table}` is the
+        Spine API reference's table (a `data` column, no `header`), it is renamed
+        `{table}_reference`, kept as it is, and its rows are copied into this layout in SQL:
+        the state JSON minus its messages as the header (marked `REFERENCE_KEY`, read by
+        `assemble` as the reference's shape), each message a row.
+
+        Raises:
+            ValueError: `{table}_reference` would not be a valid identifier (63 characters).
+        """
+        if self._schema:
+            await con.execute(self._schema_ddl())
+        columns = set(await con.fetchval(_REFERENCE_COLUMNS, self._h))
+        if "data" not in columns or "header" in columns:
+            await con.execute(self._ddl)
+            return
+        backup = validate_identifier(f"{self._name}_reference", what="backup table name")
+        kept = qualified(self._schema, backup)
+        await con.execute(f"ALTER TABLE {self._h} RENAME TO {backup}")
+        await con.execute(self._ddl)
+        count = await con.fetchval(_COPY_HEADERS.format(h=self._h, src=kept), REFERENCE_KEY)
+        await con.execute(_COPY_MESSAGES.format(m=self._m, src=kept))
+        _log.warning(
+            "PostgresCheckpoint copied %d sessions the reference's store wrote in %s into this"
+            " store's layout; the original rows are kept in %s",
+            count,
+            self._h,
+            kept,
+        )
 
     async def __aenter__(self) -> PostgresCheckpoint:
         return self

@@ -16,6 +16,7 @@ import anyio
 from spine_core import STATE_VERSION, CheckpointConflict, CheckpointInfo, RunStatus, State
 
 from ._codec import (
+    REFERENCE_KEY,
     assemble,
     check_session_id,
     decode_header,
@@ -58,6 +59,38 @@ CREATE TABLE IF NOT EXISTS {m} (
     PRIMARY KEY (session_id, seq)
 ) WITHOUT ROWID;
 """
+
+
+# Sessions the Spine API reference's SQLiteCheckpoint wrote: one row per session in
+# `checkpoints` (session_id, version, revision, data: the whole state as JSON text, updated:
+# Unix seconds), copied into this layout when the header table is first created.
+_REFERENCE_TABLE = "checkpoints"
+_REFERENCE_COLUMNS = {"session_id", "version", "revision", "data", "updated"}
+_COPY_HEADERS = """
+INSERT INTO {h} (session_id, agent, tenant_id, status, revision, version, step, message_count,
+    updated_at, header)
+SELECT session_id, coalesce(json_extract(data, '$.agent'), 'agent'),
+    json_extract(data, '$.tenant_id'), coalesce(json_extract(data, '$.status'), 'running'),
+    revision, version, coalesce(json_extract(data, '$.step'), 0),
+    CASE WHEN json_type(data, '$.messages') = 'array'
+        THEN json_array_length(data, '$.messages') ELSE 0 END,
+    updated,
+    json_set(json_remove(data, '$.messages'), '$.updated_at', updated, ?, json('true'))
+FROM {src}
+"""
+_COPY_MESSAGES = """
+INSERT INTO {m} (session_id, seq, body)
+SELECT r.session_id, e.key, e.value FROM {src} r, json_each(r.data, '$.messages') e
+WHERE json_type(r.data, '$.messages') = 'array'
+"""
+
+
+def _columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+
+
+def _is_reference(columns: set[str]) -> bool:
+    return columns >= _REFERENCE_COLUMNS and "header" not in columns
 
 
 def _sid(session_id: str) -> str:
@@ -151,9 +184,57 @@ class SQLiteCheckpoint:
             con.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             self._enable_wal(con)
             con.execute(f"PRAGMA synchronous = {self._synchronous}")
-            con.executescript(_SCHEMA.format(h=self._h, m=self._m))
+            try:
+                self._create_schema(con)
+            except BaseException:
+                con.close()
+                raise
             self._con = con
         return self._con
+
+    def _create_schema(self, con: sqlite3.Connection) -> None:
+        """Create the tables. The first time, in one `BEGIN IMMEDIATE` transaction (so of
+        processes opening the file together one does it), sessions the Spine API reference's
+        store wrote are copied in SQL: the state JSON minus its messages as the header
+        (marked `REFERENCE_KEY`, read by `assemble` as the reference's shape), each message a
+        row. Their rows stay where they were; a `table` that is itself the reference's
+        layout is renamed `{table}_reference` first.
+
+        Raises:
+            ValueError: `{table}_reference` would not be a valid identifier (63 characters).
+        """
+        schema = _SCHEMA.format(h=self._h, m=self._m)
+        if "header" in _columns(con, self._h):  # not the first time
+            con.executescript(schema)
+            return
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            columns, source, count = _columns(con, self._h), None, 0
+            if _is_reference(columns):
+                source = validate_identifier(f"{self._h}_reference", what="backup table name")
+                con.execute(f"ALTER TABLE {self._h} RENAME TO {source}")
+            elif not columns and _is_reference(_columns(con, _REFERENCE_TABLE)):
+                source = _REFERENCE_TABLE
+            for statement in schema.split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            if source is not None:
+                sql = _COPY_HEADERS.format(h=self._h, src=source)
+                count = con.execute(sql, (f'$."{REFERENCE_KEY}"',)).rowcount
+                con.execute(_COPY_MESSAGES.format(m=self._m, src=source))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if source is not None:
+            _log.warning(
+                "SQLiteCheckpoint copied %d sessions the reference's store wrote in %s into"
+                " this store's layout (%s); the original rows are kept in %s",
+                count,
+                self.path,
+                self._h,
+                source,
+            )
 
     def _inline_connection(self) -> sqlite3.Connection | None:
         """The event loop's own connection for writes (busy timeout 0), once the file and
