@@ -453,32 +453,79 @@ async def test_sqlite_renames_a_reference_table_given_as_table(
     assert {sid: (rev, json.loads(data)) for sid, rev, data in kept} == _reference_rows()
 
 
-async def _list_together(
-    stores: list[SQLiteCheckpoint] | list[PostgresCheckpoint],
-) -> list[list[str]]:
-    """The session ids each store lists, all stores opened (and so migrating) at once."""
-    listed: list[list[str]] = []
+# One process opening a store: it reports when it is ready, waits for "go" on stdin (so every
+# process opens the store at the same moment), then prints the sessions it lists and the
+# migration warnings it logged.
+_OPEN_STORE = """
+import asyncio, json, logging, sys
+from spine_backends import PostgresCheckpoint, SQLiteCheckpoint
 
-    async def open_one(store: SQLiteCheckpoint | PostgresCheckpoint) -> None:
-        listed.append(sorted(i.session_id for i in await store.list()))
+copies = []
+class Copies(logging.Handler):
+    def emit(self, record):
+        if "copied" in record.getMessage():
+            copies.append(record.getMessage())
+logging.getLogger("spine_backends").addHandler(Copies())
+kind, target, schema = sys.argv[1:4]
+store = SQLiteCheckpoint(target) if kind == "sqlite" else PostgresCheckpoint(target, schema=schema)
+print("ready", flush=True)
+sys.stdin.readline()
 
-    async with anyio.create_task_group() as tg:
-        for store in stores:
-            tg.start_soon(open_one, store)
-    for store in stores:
-        await store.aclose()
-    return listed
+async def main():
+    ids = sorted(info.session_id for info in await store.list())
+    await store.aclose()
+    print(json.dumps({"ids": ids, "copies": copies}), flush=True)
+
+asyncio.run(main())
+"""
 
 
-async def test_sqlite_stores_opening_together_copy_the_reference_sessions_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+async def _open_in_processes(kind: str, target: str, schema: str = "", n: int = 8) -> list[Any]:
+    """What `n` processes report after opening the store on `target` at the same moment."""
+    import sys
+
+    processes = [
+        await anyio.open_process([sys.executable, "-c", _OPEN_STORE, kind, target, schema])
+        for _ in range(n)
+    ]
+    output = [b"" for _ in processes]
+
+    async def read(index: int) -> None:
+        stdout = processes[index].stdout
+        assert stdout is not None
+        async for chunk in stdout:
+            output[index] += chunk
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for index in range(n):
+                tg.start_soon(read, index)
+            with anyio.fail_after(60):  # every process ready before any opens its store
+                while not all(out.startswith(b"ready\n") for out in output):
+                    await anyio.sleep(0.01)
+            for process in processes:
+                assert process.stdin is not None
+                await process.stdin.send(b"go\n")
+    finally:
+        for process in processes:
+            await process.wait()
+    assert all(process.returncode == 0 for process in processes), output
+    return [json.loads(out.splitlines()[-1]) for out in output]
+
+
+def _one_copy(reports: list[Any], kept: str) -> None:
+    """Every process lists both reference sessions, and exactly one of them copied them."""
+    assert [report["ids"] for report in reports] == [["ref-1", "ref-pay"]] * len(reports)
+    copies = [message for report in reports for message in report["copies"]]
+    assert len(copies) == 1 and "copied 2 sessions" in copies[0] and kept in copies[0], copies
+
+
+async def test_sqlite_processes_opening_together_copy_the_reference_sessions_once(
+    tmp_path: Path,
 ) -> None:
     path = tmp_path / "spine.db"
     _write_reference_sqlite(path)
-    with caplog.at_level(logging.WARNING, logger="spine_backends"):
-        listed = await _list_together([SQLiteCheckpoint(path) for _ in range(4)])
-    assert listed == [["ref-1", "ref-pay"]] * 4
-    _assert_one_migration_logged(caplog, "checkpoints")
+    _one_copy(await _open_in_processes("sqlite", str(path)), "checkpoints")
 
 
 @pytest.fixture
@@ -553,13 +600,9 @@ async def test_postgres_migrates_a_reference_table_on_the_search_path(
         await con.close()
 
 
-async def test_postgres_stores_opening_together_copy_the_reference_sessions_once(
-    postgres_dsn: str, postgres_schema: str, caplog: pytest.LogCaptureFixture
+async def test_postgres_processes_opening_together_copy_the_reference_sessions_once(
+    postgres_dsn: str, postgres_schema: str
 ) -> None:
     await _write_reference_postgres(postgres_dsn, f"{postgres_schema}.spine_checkpoints")
-    with caplog.at_level(logging.WARNING, logger="spine_backends"):
-        listed = await _list_together(
-            [PostgresCheckpoint(postgres_dsn, schema=postgres_schema) for _ in range(4)]
-        )
-    assert listed == [["ref-1", "ref-pay"]] * 4
-    _assert_one_migration_logged(caplog, f"{postgres_schema}.spine_checkpoints_reference")
+    reports = await _open_in_processes("postgres", postgres_dsn, postgres_schema)
+    _one_copy(reports, f"{postgres_schema}.spine_checkpoints_reference")
