@@ -13,6 +13,12 @@ from ._trusted import fill, keyword_signature, trusted
 # Default of the fast constructors' parameters: tells "not given" from an explicit None.
 _UNSET: Any = object()
 
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """The fields a caller passed (those not left at `_UNSET`), for the validating path."""
+    return {name: value for name, value in fields.items() if value is not _UNSET}
+
+
 __all__ = [
     "FinishReason",
     "ImagePart",
@@ -161,18 +167,14 @@ class ToolCall(BaseModel):
             }
             fill(self, values, given)
             return
-        data = {
-            key: value
-            for key, value in (
-                ("id", id),
-                ("name", name),
-                ("arguments", arguments),
-                ("arguments_error", arguments_error),
-                ("signature", signature),
-            )
-            if value is not _UNSET
-        }
-        super().__init__(**data, **extra)
+        given_fields = _given(
+            id=id,
+            name=name,
+            arguments=arguments,
+            arguments_error=arguments_error,
+            signature=signature,
+        )
+        super().__init__(**given_fields, **extra)
 
 
 ToolCall.__signature__ = keyword_signature(ToolCall)
@@ -488,19 +490,15 @@ class ModelResponse(BaseModel):
             }
             fill(self, values, given)
             return
-        data = {
-            key: value
-            for key, value in (
-                ("message", message),
-                ("usage", usage),
-                ("finish_reason", finish_reason),
-                ("model", model),
-                ("raw", raw),
-                ("cached", cached),
-            )
-            if value is not _UNSET
-        }
-        super().__init__(**data, **extra)
+        given_fields = _given(
+            message=message,
+            usage=usage,
+            finish_reason=finish_reason,
+            model=model,
+            raw=raw,
+            cached=cached,
+        )
+        super().__init__(**given_fields, **extra)
 
     @field_validator("finish_reason", mode="before")
     @classmethod
