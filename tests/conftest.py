@@ -6,7 +6,8 @@ from __future__ import annotations
 import faulthandler
 import os
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -27,3 +28,23 @@ def _time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     finally:
         faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture
+async def postgres_schema(postgres_dsn: str) -> AsyncIterator[str]:
+    """A fresh schema in the local PostgreSQL, dropped with its tables after the test (each
+    test package that uses it defines `postgres_dsn`, which checks the server answers)."""
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    con = await asyncpg.connect(postgres_dsn)
+    try:
+        await con.execute(f"CREATE SCHEMA {schema}")
+    finally:
+        await con.close()
+    yield schema
+    con = await asyncpg.connect(postgres_dsn)
+    try:
+        await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await con.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -36,22 +35,3 @@ def postgres_dsn() -> str:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return POSTGRES_DSN
-
-
-@pytest.fixture
-async def postgres_schema(postgres_dsn: str) -> AsyncIterator[str]:
-    """A fresh schema in the local PostgreSQL, dropped after the test."""
-    import asyncpg
-
-    schema = f"a2a_{uuid.uuid4().hex[:12]}"
-    con = await asyncpg.connect(postgres_dsn)
-    try:
-        await con.execute(f"CREATE SCHEMA {schema}")
-    finally:
-        await con.close()
-    yield schema
-    con = await asyncpg.connect(postgres_dsn)
-    try:
-        await con.execute(f"DROP SCHEMA {schema} CASCADE")
-    finally:
-        await con.close()

@@ -86,13 +86,6 @@ async def _schema(dsn: str) -> AsyncIterator[str]:
         await con.close()
 
 
-@pytest.fixture
-async def postgres_schema(postgres_dsn: str) -> AsyncIterator[str]:
-    """A fresh schema in the local PostgreSQL, dropped after the test."""
-    async for schema in _schema(postgres_dsn):
-        yield schema
-
-
 @pytest.fixture(scope="session")
 def pgvector_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private PostgreSQL with the pgvector extension, for the whole session."""
