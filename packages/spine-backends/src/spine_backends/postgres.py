@@ -29,7 +29,6 @@ __all__ = ["PostgresCheckpoint"]
 _log = logging.getLogger("spine_backends")
 
 _DDL = """
-{schema_ddl}
 CREATE TABLE IF NOT EXISTS {h} (
     session_id text PRIMARY KEY,
     agent text NOT NULL,
@@ -138,7 +137,6 @@ class PostgresCheckpoint:
         self._h = qualified(schema, name)
         self._m = qualified(schema, f"{name}_messages")
         self._ddl = _DDL.format(
-            schema_ddl=self._schema_ddl(),
             h=self._h,
             m=self._m,
             t=name,
@@ -189,9 +187,6 @@ class PostgresCheckpoint:
             f" m AS (DELETE FROM {m} WHERE session_id = $1) SELECT count(*) FROM d"
         )
 
-    def _schema_ddl(self) -> str:
-        return f"CREATE SCHEMA IF NOT EXISTS {self._schema};" if self._schema else ""
-
     async def _pool(self) -> Any:
         return await self._owner.pool(self._prepare, f"spine:{self._h}")
 
@@ -206,7 +201,7 @@ class PostgresCheckpoint:
             ValueError: `{table}_reference` would not be a valid identifier (63 characters).
         """
         if self._schema:
-            await con.execute(self._schema_ddl())
+            await con.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
         columns = set(await con.fetchval(_REFERENCE_COLUMNS, self._h))
         if "data" not in columns or "header" in columns:
             await con.execute(self._ddl)
